@@ -1,0 +1,127 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/hex.h"
+
+namespace edgetrust {
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+std::string DirName(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) return Status(ErrorCode::kNotFound, path + ": no such file");
+    return Status(ErrorCode::kIoError, path + ": " + ErrnoText(err));
+  }
+  Bytes out;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    if (static_cast<size_t>(st.st_size) > max_size) {
+      ::close(fd);
+      return Status(ErrorCode::kTooLarge, path + ": file is larger than " + std::to_string(max_size) + " bytes");
+    }
+    out.reserve(static_cast<size_t>(st.st_size));
+  }
+  uint8_t buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return Status(ErrorCode::kIoError, path + ": " + ErrnoText(err));
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_size) {
+      ::close(fd);
+      return Status(ErrorCode::kTooLarge, path + ": file is larger than " + std::to_string(max_size) + " bytes");
+    }
+    out.insert(out.end(), buf, buf + n);
+  }
+  ::close(fd);
+  return out;
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status(ErrorCode::kIoError, dir + ": " + ErrnoText(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status(ErrorCode::kIoError, "fsync " + dir + ": " + ErrnoText(err));
+  return Status::Ok();
+}
+
+Status WriteFileAtomic(const std::string& path, ByteView data, mode_t mode, WriteMode write_mode) {
+  const std::string dir = DirName(path);
+  uint8_t rnd[8];
+  if (RAND_bytes(rnd, sizeof rnd) != 1) return Status(ErrorCode::kInternal, "RAND_bytes failed");
+  const std::string tmp = dir + "/" + std::string(kTempPrefix) + HexEncode(rnd);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return Status(ErrorCode::kIoError, tmp + ": " + ErrnoText(errno));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status(ErrorCode::kIoError, tmp + ": " + ErrnoText(err));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status(ErrorCode::kIoError, tmp + ": " + ErrnoText(err));
+  }
+  ::close(fd);
+  int rc;
+  if (write_mode == WriteMode::kNoReplace) {
+    rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    if (rc != 0 && errno == EINVAL) {
+      // File systems without RENAME_NOREPLACE: link() also refuses an existing target.
+      rc = ::link(tmp.c_str(), path.c_str());
+      if (rc == 0) ::unlink(tmp.c_str());
+    }
+  } else {
+    rc = ::rename(tmp.c_str(), path.c_str());
+  }
+  if (rc != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    if (err == EEXIST) return Status(ErrorCode::kAlreadyExists, path + " exists");
+    return Status(ErrorCode::kIoError, "rename to " + path + ": " + ErrnoText(err));
+  }
+  return FsyncDir(dir);
+}
+
+Status RemoveFileDurable(const std::string& path) {
+  if (::unlink(path.c_str()) != 0) {
+    int err = errno;
+    if (err == ENOENT) return Status(ErrorCode::kNotFound, path + ": no such file");
+    return Status(ErrorCode::kIoError, path + ": " + ErrnoText(err));
+  }
+  return FsyncDir(DirName(path));
+}
+
+}  // namespace edgetrust
