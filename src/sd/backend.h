@@ -1,0 +1,71 @@
+// The secure domain's backend interface: where keys live and where operations run.
+//
+// The dispatcher has already authorised every call: a backend trusts its KeyId arguments and only
+// checks what belongs to key material (type fits the operation, sizes, integrity). `emulated` is the
+// first implementation; `tpm` and `pkcs11` implement the same interface, so the conformance suite
+// runs against all of them.
+//
+// Thread safety: every method may be called concurrently from the daemon's connection threads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgetrust/secret.h"
+#include "edgetrust/status.h"
+#include "edgetrust/types.h"
+
+namespace edgetrust::sd {
+
+// True for 1..64 characters of [A-Za-z0-9._-], not starting with '.'.
+bool IsValidKeyName(std::string_view name);
+
+struct KeyId {
+  std::string owner;  // principal
+  std::string name;
+};
+
+struct KeyMeta {
+  KeyId id;
+  KeyType type = KeyType::kEcdsaP256;
+  uint64_t created = 0;
+  std::string state = "ok";  // or "tampered: <reason>"
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view Name() const = 0;
+  virtual std::vector<KeyType> SupportedKeyTypes() const = 0;
+
+  virtual Result<KeyMeta> CreateKey(const KeyId& id, KeyType type) = 0;
+  // Keys of `owner`, or of every principal when owner is nullopt. Objects that fail integrity
+  // checks are listed with a "tampered: ..." state rather than hidden.
+  virtual Result<std::vector<KeyMeta>> ListKeys(std::optional<std::string_view> owner) = 0;
+  virtual Result<KeyMeta> GetKey(const KeyId& id) = 0;
+  virtual Status DeleteKey(const KeyId& id) = 0;
+  virtual Result<std::string> PublicKeyPem(const KeyId& id) = 0;
+
+  // `alg` is resolved for the key's type by the caller. Exactly one of message/digest is used.
+  virtual Result<Bytes> Sign(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,
+                             std::optional<ByteView> digest) = 0;
+  virtual Result<bool> Verify(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,
+                              std::optional<ByteView> digest, ByteView signature) = 0;
+  virtual Result<Bytes> Encrypt(const KeyId& id, ByteView plaintext, ByteView aad) = 0;
+  virtual Result<SecretBytes> Decrypt(const KeyId& id, ByteView ciphertext, ByteView aad) = 0;
+  virtual Result<Bytes> Mac(const KeyId& id, ByteView data) = 0;
+  virtual Result<bool> MacVerify(const KeyId& id, ByteView data, ByteView mac) = 0;
+  // HKDF-SHA256 of a symmetric key into a new key `out` of type `out_type`.
+  virtual Result<KeyMeta> Derive(const KeyId& base, const KeyId& out, KeyType out_type, ByteView salt,
+                                 ByteView info) = 0;
+  // ECDH P-256 then HKDF-SHA256 (no salt, `info`) into a new key `out`.
+  virtual Result<KeyMeta> Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out, KeyType out_type,
+                               ByteView info) = 0;
+  virtual Result<SecretBytes> Random(size_t length) = 0;
+  virtual size_t KeyCount(std::string_view owner) = 0;
+};
+
+}  // namespace edgetrust::sd

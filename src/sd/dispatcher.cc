@@ -1,0 +1,257 @@
+#include "sd/dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "sd/version.h"
+#include "protocol/wire.h"
+
+namespace edgetrust::sd {
+
+using protocol::Field;
+using protocol::Message;
+using protocol::Opcode;
+
+bool IsValidKeyName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name[0] == '.') return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+
+Status BadName(std::string_view name) {
+  return Status(ErrorCode::kInvalidArgument,
+                "invalid key name \"" + std::string(name) + "\": use 1-64 of A-Z a-z 0-9 . _ - (not starting with .)");
+}
+
+Message EntryMessage(const KeyMeta& m) {
+  Message e;
+  e.PutString(Field::kName, m.id.name)
+      .PutString(Field::kOwner, m.id.owner)
+      .PutString(Field::kKeyType, KeyTypeName(m.type))
+      .PutU64(Field::kCreated, m.created)
+      .PutString(Field::kState, protocol::TruncateUtf8(m.state, 256));
+  return e;
+}
+
+Message EntryAnswer(const KeyMeta& m) {
+  Message r;
+  r.PutNested(Field::kKeyEntry, EntryMessage(m));
+  return r;
+}
+
+// Output type of derive/ecdh: only symmetric keys can be made from derived bytes.
+Result<KeyType> DerivedType(const Message& req, KeyType fallback) {
+  KeyType type = fallback;
+  if (auto t = req.GetString(Field::kKeyType)) {
+    auto parsed = ParseKeyType(*t);
+    if (!parsed) return Status(ErrorCode::kInvalidArgument, "unknown key type \"" + std::string(*t) + "\"");
+    type = *parsed;
+  }
+  if (type != KeyType::kAes256 && type != KeyType::kHmacSha256) {
+    return Status(ErrorCode::kInvalidArgument, "derived keys must be aes-256 or hmac-sha256");
+  }
+  return type;
+}
+
+Result<SignAlgorithm> Algorithm(const Message& req) {
+  auto name = req.GetString(Field::kAlgorithm);
+  if (!name) return SignAlgorithm::kDefault;
+  auto alg = ParseSignAlgorithm(*name);
+  if (!alg) return Status(ErrorCode::kInvalidArgument, "unknown signature algorithm \"" + std::string(*name) + "\"");
+  return *alg;
+}
+
+}  // namespace
+
+Result<KeyId> Dispatcher::Authorize(const Peer& peer, Opcode op, const Message& req) const {
+  KeyId id;
+  id.name = std::string(req.GetString(Field::kName).value_or(""));
+  if (!IsValidKeyName(id.name)) return BadName(id.name);
+  auto owner = req.GetString(Field::kOwner);
+  id.owner = owner ? std::string(*owner) : peer.principal;
+  if (id.owner != peer.principal) {
+    if (!IsValidPrincipal(id.owner)) {
+      return Status(ErrorCode::kInvalidArgument, "invalid owner \"" + id.owner + "\": use uid:N or container:ID");
+    }
+    if (!policy_.Allows(peer.principal, id.owner, id.name, protocol::PolicyOperation(op))) {
+      return Status(ErrorCode::kPermissionDenied, peer.principal + " may not " +
+                                                      std::string(protocol::PolicyOperation(op)) + " with " +
+                                                      id.owner + "/" + id.name);
+    }
+  }
+  return id;
+}
+
+Result<Message> Dispatcher::Info(const Peer& peer) {
+  Message r;
+  r.PutString(Field::kBackend, backend_.Name())
+      .PutString(Field::kVersion, kVersionString)
+      .PutU32(Field::kProtocolVersion, protocol::kProtocolVersion)
+      .PutString(Field::kPrincipal, peer.principal)
+      .PutU32(Field::kKeyCount, static_cast<uint32_t>(backend_.KeyCount(peer.principal)));
+  for (KeyType t : backend_.SupportedKeyTypes()) r.PutString(Field::kSupported, "key-type:" + std::string(KeyTypeName(t)));
+  for (std::string_view op : {"sign", "verify", "encrypt", "decrypt", "mac", "derive", "ecdh", "random"}) {
+    r.PutString(Field::kSupported, "op:" + std::string(op));
+  }
+  return r;
+}
+
+Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& req) {
+  switch (op) {
+    case Opcode::kInfo:
+      return Info(peer);
+
+    case Opcode::kKeyCreate: {
+      std::string name(*req.GetString(Field::kName));
+      if (!IsValidKeyName(name)) return BadName(name);
+      auto type = ParseKeyType(*req.GetString(Field::kKeyType));
+      if (!type) {
+        return Status(ErrorCode::kInvalidArgument, "unknown key type \"" + std::string(*req.GetString(Field::kKeyType)) +
+                                                       "\": use ecdsa-p256, ecdsa-p384, ed25519, rsa-3072, aes-256 or hmac-sha256");
+      }
+      ET_ASSIGN_OR_RETURN(KeyMeta meta, backend_.CreateKey(KeyId{peer.principal, name}, *type));
+      spdlog::info("event=key-create principal={} pid={} key={} type={}", peer.principal, peer.pid, name,
+                   KeyTypeName(*type));
+      return EntryAnswer(meta);
+    }
+
+    case Opcode::kKeyList: {
+      std::optional<std::string_view> owner = peer.principal;
+      if (auto o = req.GetString(Field::kOwner)) {
+        if (*o != peer.principal) {
+          if (!policy_.IsAdmin(peer.principal)) {
+            return Status(ErrorCode::kPermissionDenied, "only admin principals may list another principal's keys");
+          }
+          owner = (*o == "*") ? std::nullopt : std::optional<std::string_view>(*o);
+        }
+      }
+      ET_ASSIGN_OR_RETURN(auto keys, backend_.ListKeys(owner));
+      Message r;
+      for (const auto& k : keys) r.PutNested(Field::kKeyEntry, EntryMessage(k));
+      return r;
+    }
+
+    case Opcode::kKeyPublic: {
+      ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
+      ET_ASSIGN_OR_RETURN(std::string pem, backend_.PublicKeyPem(id));
+      Message r;
+      r.PutString(Field::kPublicPem, pem);
+      return r;
+    }
+
+    case Opcode::kKeyDelete: {
+      ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
+      ET_RETURN_IF_ERROR(backend_.DeleteKey(id));
+      spdlog::info("event=key-delete principal={} pid={} key={}/{}", peer.principal, peer.pid, id.owner, id.name);
+      return Message();
+    }
+
+    case Opcode::kSign:
+    case Opcode::kVerify: {
+      ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
+      auto data = req.GetBytes(Field::kData);
+      auto digest = req.GetBytes(Field::kDigest);
+      if (data.has_value() == digest.has_value()) {
+        return Status(ErrorCode::kInvalidArgument, "give exactly one of data and digest");
+      }
+      ET_ASSIGN_OR_RETURN(SignAlgorithm requested, Algorithm(req));
+      ET_ASSIGN_OR_RETURN(KeyMeta meta, backend_.GetKey(id));
+      auto alg = ResolveSignAlgorithm(meta.type, requested);
+      if (!alg) {
+        return Status(ErrorCode::kUnsupported, "key " + id.name + " (" + std::string(KeyTypeName(meta.type)) +
+                                                   ") cannot use " + std::string(SignAlgorithmName(requested)));
+      }
+      if (digest && *alg == SignAlgorithm::kEd25519) {
+        return Status(ErrorCode::kUnsupported, "Ed25519 signs whole messages, not digests");
+      }
+      Message r;
+      if (op == Opcode::kSign) {
+        ET_ASSIGN_OR_RETURN(Bytes sig, backend_.Sign(id, *alg, data, digest));
+        r.PutBytes(Field::kSignature, sig);
+      } else {
+        ET_ASSIGN_OR_RETURN(bool valid, backend_.Verify(id, *alg, data, digest, *req.GetBytes(Field::kSignature)));
+        r.PutBool(Field::kValid, valid);
+      }
+      return r;
+    }
+
+    case Opcode::kEncrypt: {
+      ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
+      ET_ASSIGN_OR_RETURN(Bytes ct, backend_.Encrypt(id, *req.GetBytes(Field::kPlaintext),
+                                                     req.GetBytes(Field::kAad).value_or(ByteView{})));
+      Message r;
+      r.PutBytes(Field::kCiphertext, ct);
+      return r;
+    }
+
+    case Opcode::kDecrypt: {
+      ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
+      ET_ASSIGN_OR_RETURN(SecretBytes pt, backend_.Decrypt(id, *req.GetBytes(Field::kCiphertext),
+                                                           req.GetBytes(Field::kAad).value_or(ByteView{})));
+      Message r;
+      r.PutBytes(Field::kPlaintext, pt.view());
+      return r;
+    }
+
+    case Opcode::kMac: {
+      ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
+      ET_ASSIGN_OR_RETURN(Bytes mac, backend_.Mac(id, *req.GetBytes(Field::kData)));
+      Message r;
+      r.PutBytes(Field::kMac, mac);
+      return r;
+    }
+
+    case Opcode::kMacVerify: {
+      ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
+      ET_ASSIGN_OR_RETURN(bool valid, backend_.MacVerify(id, *req.GetBytes(Field::kData), *req.GetBytes(Field::kMac)));
+      Message r;
+      r.PutBool(Field::kValid, valid);
+      return r;
+    }
+
+    case Opcode::kDerive: {
+      ET_ASSIGN_OR_RETURN(KeyId base, Authorize(peer, op, req));
+      KeyId out{peer.principal, std::string(*req.GetString(Field::kNewName))};
+      if (!IsValidKeyName(out.name)) return BadName(out.name);
+      ET_ASSIGN_OR_RETURN(KeyMeta base_meta, backend_.GetKey(base));
+      if (IsAsymmetric(base_meta.type)) {
+        return Status(ErrorCode::kUnsupported, "derive needs an aes-256 or hmac-sha256 base key");
+      }
+      ET_ASSIGN_OR_RETURN(KeyType type, DerivedType(req, base_meta.type));
+      ET_ASSIGN_OR_RETURN(KeyMeta meta, backend_.Derive(base, out, type, req.GetBytes(Field::kSalt).value_or(ByteView{}),
+                                                        *req.GetBytes(Field::kInfo)));
+      spdlog::info("event=key-derive principal={} base={}/{} key={} type={}", peer.principal, base.owner, base.name,
+                   out.name, KeyTypeName(type));
+      return EntryAnswer(meta);
+    }
+
+    case Opcode::kEcdh: {
+      ET_ASSIGN_OR_RETURN(KeyId key, Authorize(peer, op, req));
+      KeyId out{peer.principal, std::string(*req.GetString(Field::kNewName))};
+      if (!IsValidKeyName(out.name)) return BadName(out.name);
+      ET_ASSIGN_OR_RETURN(KeyType type, DerivedType(req, KeyType::kHmacSha256));
+      ET_ASSIGN_OR_RETURN(KeyMeta meta, backend_.Ecdh(key, *req.GetBytes(Field::kPeerPublic), out, type,
+                                                      req.GetBytes(Field::kInfo).value_or(ByteView{})));
+      spdlog::info("event=key-ecdh principal={} key={}/{} new={} type={}", peer.principal, key.owner, key.name,
+                   out.name, KeyTypeName(type));
+      return EntryAnswer(meta);
+    }
+
+    case Opcode::kRandom: {
+      uint32_t n = *req.GetU32(Field::kLength);
+      if (n == 0 || n > (1u << 20)) return Status(ErrorCode::kInvalidArgument, "random length must be 1 .. 1048576");
+      ET_ASSIGN_OR_RETURN(SecretBytes bytes, backend_.Random(n));
+      Message r;
+      r.PutBytes(Field::kData, bytes.view());
+      return r;
+    }
+  }
+  return Status(ErrorCode::kUnsupported, "unknown operation");
+}
+
+}  // namespace edgetrust::sd

@@ -1,0 +1,78 @@
+// The `emulated` backend: a software secure domain rooted in the device root key of the state
+// folder. It protects keys from other users and containers on the machine (file modes, the
+// daemon's own uid, authenticated encryption at rest), not from root or a kernel compromise; its
+// Name() says "emulated" so evidence and `edgetrust info` are honest about it.
+//
+// Keys are loaded from the object store on first use and cached in memory (decoded, ready for
+// OpenSSL). The cache lock is held only to look up or insert; crypto runs outside it, so clients
+// on different cores never wait for each other's operations.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/openssl_ptr.h"
+#include "sd/backend.h"
+#include "sd/object_store.h"
+#include "sd/state_dir.h"
+
+namespace edgetrust::sd {
+
+class EmulatedBackend final : public Backend {
+ public:
+  static Result<std::unique_ptr<EmulatedBackend>> Create(const StateDir& state);
+
+  std::string_view Name() const override { return "emulated"; }
+  std::vector<KeyType> SupportedKeyTypes() const override;
+  Result<KeyMeta> CreateKey(const KeyId& id, KeyType type) override;
+  Result<std::vector<KeyMeta>> ListKeys(std::optional<std::string_view> owner) override;
+  Result<KeyMeta> GetKey(const KeyId& id) override;
+  Status DeleteKey(const KeyId& id) override;
+  Result<std::string> PublicKeyPem(const KeyId& id) override;
+  Result<Bytes> Sign(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,
+                     std::optional<ByteView> digest) override;
+  Result<bool> Verify(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,
+                      std::optional<ByteView> digest, ByteView signature) override;
+  Result<Bytes> Encrypt(const KeyId& id, ByteView plaintext, ByteView aad) override;
+  Result<SecretBytes> Decrypt(const KeyId& id, ByteView ciphertext, ByteView aad) override;
+  Result<Bytes> Mac(const KeyId& id, ByteView data) override;
+  Result<bool> MacVerify(const KeyId& id, ByteView data, ByteView mac) override;
+  Result<KeyMeta> Derive(const KeyId& base, const KeyId& out, KeyType out_type, ByteView salt,
+                         ByteView info) override;
+  Result<KeyMeta> Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out, KeyType out_type,
+                       ByteView info) override;
+  Result<SecretBytes> Random(size_t length) override;
+  size_t KeyCount(std::string_view owner) override;
+
+  // Startup integrity check of every stored object: how many are authentic and which are not.
+  struct Audit {
+    size_t authentic = 0;
+    std::vector<std::string> problems;  // "file: reason"
+    size_t removed_temporaries = 0;
+  };
+  Audit AuditStore();
+
+ private:
+  struct LoadedKey {
+    KeyMeta meta;
+    EvpPkeyPtr pkey;     // asymmetric types
+    SecretBytes secret;  // symmetric types
+  };
+  using KeyPtr = std::shared_ptr<const LoadedKey>;
+
+  explicit EmulatedBackend(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {}
+  Result<KeyPtr> Load(const KeyId& id);
+  Result<KeyPtr> LoadOfType(const KeyId& id, bool asymmetric, std::string_view operation);
+  Result<KeyMeta> StoreNew(const KeyId& id, KeyType type, ByteView material, EvpPkeyPtr pkey,
+                           SecretBytes secret);
+  void CacheIfStillStored(const KeyId& id, std::shared_ptr<const LoadedKey> key, bool replace);
+  static std::string CacheKey(const KeyId& id) { return id.owner + '\0' + id.name; }
+
+  std::unique_ptr<ObjectStore> store_;
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, KeyPtr> cache_;
+};
+
+}  // namespace edgetrust::sd

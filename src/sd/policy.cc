@@ -1,0 +1,112 @@
+#include "sd/policy.h"
+
+#include <sstream>
+
+#include "protocol/message.h"
+#include "sd/principal.h"
+
+namespace edgetrust::sd {
+namespace {
+
+Status Bad(const std::string& what) { return Status(ErrorCode::kInvalidArgument, "policy: " + what); }
+
+std::string Where(const toml::node& node) {
+  const auto& src = node.source();
+  if (!src.begin) return "";
+  return " (line " + std::to_string(src.begin.line) + ")";
+}
+
+// Reads an array of strings, checking each with `valid`.
+template <typename Valid>
+Result<std::set<std::string, std::less<>>> StringSet(const toml::node* node, std::string_view name,
+                                                     Valid valid) {
+  std::set<std::string, std::less<>> out;
+  if (node == nullptr) return out;
+  const toml::array* arr = node->as_array();
+  if (arr == nullptr) return Bad(std::string(name) + " must be an array of strings" + Where(*node));
+  for (const auto& el : *arr) {
+    auto s = el.value<std::string>();
+    if (!s || !el.is_string()) return Bad(std::string(name) + " must hold strings" + Where(el));
+    if (!valid(*s)) return Bad(std::string(name) + ": invalid entry \"" + *s + "\"" + Where(el));
+    out.insert(*s);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Policy> Policy::FromToml(const toml::table& table) {
+  Policy p;
+  for (const auto& [k, v] : table) {
+    if (k.str() != "admins" && k.str() != "grant") {
+      return Bad("unknown key \"" + std::string(k.str()) + "\"" + Where(v));
+    }
+  }
+  ET_ASSIGN_OR_RETURN(p.admins_, StringSet(table.get("admins"), "admins", [](std::string_view s) {
+                        return IsValidPrincipal(s);
+                      }));
+  if (const toml::node* g = table.get("grant")) {
+    const toml::array* grants = g->as_array();
+    if (grants == nullptr) return Bad("grant must be an array of tables ([[grant]])" + Where(*g));
+    for (const auto& el : *grants) {
+      const toml::table* t = el.as_table();
+      if (t == nullptr) return Bad("each grant must be a table" + Where(el));
+      Grant grant;
+      for (const auto& [k, v] : *t) {
+        if (k.str() != "owner" && k.str() != "key" && k.str() != "to" && k.str() != "operations") {
+          return Bad("grant: unknown key \"" + std::string(k.str()) + "\"" + Where(v));
+        }
+      }
+      auto owner = (*t)["owner"].value<std::string>();
+      auto key = (*t)["key"].value<std::string>();
+      if (!owner || !IsValidPrincipal(*owner)) {
+        return Bad("grant needs owner = \"uid:N\" or \"container:ID\"" + Where(el));
+      }
+      if (!key || key->empty()) return Bad("grant needs key = \"NAME\"" + Where(el));
+      grant.owner = *owner;
+      grant.key = *key;
+      ET_ASSIGN_OR_RETURN(grant.to, StringSet(t->get("to"), "grant.to", [](std::string_view s) {
+                            return IsValidPrincipal(s) || s == "*";
+                          }));
+      ET_ASSIGN_OR_RETURN(grant.operations,
+                          StringSet(t->get("operations"), "grant.operations",
+                                    [](std::string_view s) { return protocol::IsPolicyOperation(s); }));
+      if (grant.to.empty()) return Bad("grant of " + grant.key + " names nobody in `to`" + Where(el));
+      if (grant.operations.empty()) {
+        return Bad("grant of " + grant.key + " names no operations" + Where(el));
+      }
+      p.grants_.push_back(std::move(grant));
+    }
+  }
+  return p;
+}
+
+Result<Policy> Policy::Parse(std::string_view text) {
+  try {
+    toml::table table = toml::parse(text);
+    return FromToml(table);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << e.description() << " (line " << e.source().begin.line << ")";
+    return Bad(msg.str());
+  } catch (const std::exception& e) {
+    return Bad(e.what());
+  }
+}
+
+bool Policy::IsAdmin(std::string_view principal) const { return admins_.contains(principal); }
+
+bool Policy::Allows(std::string_view caller, std::string_view owner, std::string_view key,
+                    std::string_view operation) const {
+  if (caller == owner) return true;
+  if (IsAdmin(caller)) return true;
+  for (const auto& g : grants_) {
+    if (g.owner == owner && g.key == key && (g.to.contains(caller) || g.to.contains("*")) &&
+        g.operations.contains(operation)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace edgetrust::sd

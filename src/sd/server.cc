@@ -1,0 +1,338 @@
+#include "sd/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/files.h"
+#include "protocol/message.h"
+#include "protocol/wire.h"
+
+namespace edgetrust::sd {
+
+using protocol::FrameHeader;
+using protocol::Message;
+using protocol::Opcode;
+
+struct Server::Connection {
+  int fd = -1;
+  Peer peer;
+  std::thread thread;
+  std::atomic<bool> done{false};
+};
+
+namespace {
+
+enum class ReadResult { kOk, kClosed, kTimeout, kError };
+
+// Reads exactly `size` bytes. With a deadline, gives up when it passes; without one (idle between
+// frames), waits for as long as the peer keeps the connection open.
+ReadResult ReadExact(int fd, uint8_t* out, size_t size, std::chrono::steady_clock::time_point* deadline) {
+  size_t off = 0;
+  while (off < size) {
+    if (deadline != nullptr) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return ReadResult::kTimeout;
+      pollfd p{fd, POLLIN, 0};
+      int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (rc == 0) return ReadResult::kTimeout;
+      if (rc < 0) {
+        if (errno == EINTR) continue;
+        return ReadResult::kError;
+      }
+    }
+    ssize_t n = ::recv(fd, out + off, size - off, 0);
+    if (n == 0) return ReadResult::kClosed;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ReadResult::kError;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return ReadResult::kOk;
+}
+
+bool SendFrame(int fd, const FrameHeader& h, const Bytes& body) {
+  auto header = protocol::EncodeHeader(h);
+  iovec iov[2] = {{header.data(), header.size()}, {const_cast<uint8_t*>(body.data()), body.size()}};
+  int idx = 0;
+  int count = body.empty() ? 1 : 2;
+  while (idx < count) {
+    msghdr msg{};
+    msg.msg_iov = iov + idx;
+    msg.msg_iovlen = static_cast<size_t>(count - idx);
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    size_t left = static_cast<size_t>(n);
+    while (idx < count && left >= iov[idx].iov_len) {
+      left -= iov[idx].iov_len;
+      ++idx;
+    }
+    if (idx < count) {
+      iov[idx].iov_base = static_cast<uint8_t*>(iov[idx].iov_base) + left;
+      iov[idx].iov_len -= left;
+    }
+  }
+  return true;
+}
+
+bool SendError(int fd, const FrameHeader& req, const Status& st) {
+  FrameHeader h;
+  h.opcode = req.opcode;
+  h.request_id = req.request_id;
+  h.status = static_cast<uint32_t>(st.code());
+  Message m;
+  m.PutString(protocol::Field::kMessage, protocol::TruncateUtf8(st.message(), 1024));
+  Bytes body = m.Encode();
+  h.body_length = static_cast<uint32_t>(body.size());
+  return SendFrame(fd, h, body);
+}
+
+// Reads and drops `size` body bytes, so the stream stays in sync after a refused request.
+bool Discard(int fd, size_t size, std::chrono::steady_clock::time_point* deadline) {
+  uint8_t buf[4096];
+  while (size > 0) {
+    size_t n = std::min(size, sizeof buf);
+    if (ReadExact(fd, buf, n, deadline) != ReadResult::kOk) return false;
+    size -= n;
+  }
+  return true;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, Dispatcher& dispatcher)
+    : options_(std::move(options)), dispatcher_(dispatcher) {}
+
+Server::~Server() {
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    ::unlink(options_.socket_path.c_str());
+  }
+  for (int fd : wake_pipe_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+Status Server::Listen() {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string& path = options_.socket_path;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return Status(ErrorCode::kInvalidArgument, "socket path is empty or longer than " +
+                                                   std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return Status(ErrorCode::kAlreadyExists, path + " exists and is not a socket");
+    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    if (probe >= 0) ::close(probe);
+    if (live) return Status(ErrorCode::kAlreadyExists, "another daemon is serving " + path);
+    ::unlink(path.c_str());  // stale, from a daemon that died
+  }
+
+  if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Status(ErrorCode::kInternal, "pipe: " + ErrnoText(errno));
+  }
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) return Status(ErrorCode::kInternal, "socket: " + ErrnoText(errno));
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+    return Status(ErrorCode::kIoError, "cannot bind " + path + ": " + ErrnoText(err));
+  }
+  if (::chmod(path.c_str(), options_.socket_mode) != 0) {
+    return Status(ErrorCode::kIoError, "chmod " + path + ": " + ErrnoText(errno));
+  }
+  if (::listen(listen_fd_, 128) != 0) return Status(ErrorCode::kIoError, "listen: " + ErrnoText(errno));
+  return Status::Ok();
+}
+
+void Server::Stop() {
+  char c = 1;
+  // Async-signal-safe: a write to a pipe. A full pipe means a wake-up is pending anyway.
+  [[maybe_unused]] ssize_t n = ::write(wake_pipe_[1], &c, 1);
+}
+
+void Server::ReapFinished() {
+  std::lock_guard<std::mutex> lock(conns_mu_);
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if ((*it)->done.load()) {
+      (*it)->thread.join();
+      ::close((*it)->fd);
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Status Server::Run() {
+  for (;;) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    int rc = ::poll(fds, 2, -1);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return Status(ErrorCode::kInternal, "poll: " + ErrnoText(errno));
+    }
+    if (fds[1].revents != 0) break;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        spdlog::warn("event=accept-failed reason=\"{}\"", ErrnoText(errno));
+        continue;
+      }
+      return Status(ErrorCode::kInternal, "accept: " + ErrnoText(errno));
+    }
+    ReapFinished();
+    // A stuck reader must not pin a connection thread forever on a write.
+    timeval send_timeout{30, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    if (active_.load() >= options_.max_connections) {
+      SendError(fd, FrameHeader{}, Status(ErrorCode::kResourceExhausted, "too many connections"));
+      ::close(fd);
+      spdlog::warn("event=connection-refused reason=too-many-connections limit={}", options_.max_connections);
+      continue;
+    }
+    auto peer = IdentifyPeer(fd, options_.proc_root, options_.cgroup_root);
+    if (!peer.ok()) {
+      spdlog::warn("event=connection-refused reason=\"{}\"", peer.status().message());
+      SendError(fd, FrameHeader{}, peer.status());
+      ::close(fd);
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(conns_mu_);
+    size_t same = 0;
+    for (const auto& c : conns_) {
+      if (!c->done.load() && c->peer.principal == peer->principal) ++same;
+    }
+    if (same >= options_.max_connections_per_principal) {
+      SendError(fd, FrameHeader{}, Status(ErrorCode::kResourceExhausted, "too many connections from " + peer->principal));
+      ::close(fd);
+      spdlog::warn("event=connection-refused reason=too-many-connections principal={} limit={}", peer->principal,
+                   options_.max_connections_per_principal);
+      continue;
+    }
+    auto conn = std::make_unique<Connection>();
+    conn->fd = fd;
+    conn->peer = std::move(peer).value();
+    Connection* raw = conn.get();
+    active_.fetch_add(1);
+    conns_.push_back(std::move(conn));
+    raw->thread = std::thread([this, raw] { Serve(raw); });
+  }
+  // Shutting down: wake every connection thread (their reads return 0), then join them.
+  std::lock_guard<std::mutex> lock(conns_mu_);
+  for (auto& c : conns_) ::shutdown(c->fd, SHUT_RDWR);
+  for (auto& c : conns_) {
+    c->thread.join();
+    ::close(c->fd);
+  }
+  conns_.clear();
+  return Status::Ok();
+}
+
+void Server::Serve(Connection* conn) {
+  const int fd = conn->fd;
+  const Peer& peer = conn->peer;
+  spdlog::debug("event=connect principal={} uid={} pid={}", peer.principal, peer.uid, peer.pid);
+  Bytes body;
+  for (;;) {
+    uint8_t header[protocol::kHeaderSize];
+    // Wait for the first byte as long as the client likes; the rest of the frame has a deadline.
+    ReadResult r = ReadExact(fd, header, 1, nullptr);
+    if (r != ReadResult::kOk) break;
+    auto deadline = std::chrono::steady_clock::now() + options_.frame_timeout;
+    r = ReadExact(fd, header + 1, sizeof header - 1, &deadline);
+    if (r != ReadResult::kOk) {
+      if (r == ReadResult::kTimeout) spdlog::warn("event=frame-timeout principal={} pid={}", peer.principal, peer.pid);
+      break;
+    }
+    auto h = protocol::DecodeHeader(header);
+    if (!h.ok()) {
+      spdlog::warn("event=bad-frame principal={} pid={} reason=\"{}\"", peer.principal, peer.pid, h.status().message());
+      if (h.status().code() == ErrorCode::kTooLarge) {
+        FrameHeader partial;
+        partial.request_id = protocol::GetU64(header + 8);
+        partial.opcode = protocol::GetU16(header + 6);
+        SendError(fd, partial, h.status());
+      }
+      break;  // the stream cannot be trusted any more
+    }
+    if (h->version != protocol::kProtocolVersion) {
+      if (!Discard(fd, h->body_length, &deadline)) break;
+      if (!SendError(fd, *h, Status(ErrorCode::kUnsupported, "protocol version " + std::to_string(h->version) +
+                                                              " is not supported; this daemon speaks version " +
+                                                              std::to_string(protocol::kProtocolVersion)))) {
+        break;
+      }
+      continue;
+    }
+    if (!protocol::IsKnownOpcode(h->opcode)) {
+      if (!Discard(fd, h->body_length, &deadline)) break;
+      if (!SendError(fd, *h, Status(ErrorCode::kUnsupported, "unknown opcode " + std::to_string(h->opcode)))) break;
+      continue;
+    }
+    body.resize(h->body_length);
+    r = ReadExact(fd, body.data(), body.size(), &deadline);
+    if (r != ReadResult::kOk) {
+      if (r == ReadResult::kTimeout) spdlog::warn("event=frame-timeout principal={} pid={}", peer.principal, peer.pid);
+      break;
+    }
+    auto op = static_cast<Opcode>(h->opcode);
+    Status error;
+    Bytes answer;
+    {
+      auto request = Message::Decode(body, op, protocol::BodyKind::kRequest);
+      SecureWipe(body.data(), body.size());
+      if (!request.ok()) {
+        error = request.status();
+      } else {
+        auto result = dispatcher_.Handle(peer, op, *request);
+        if (result.ok()) {
+          answer = result->Encode();
+        } else {
+          error = result.status();
+        }
+      }
+    }
+    bool sent;
+    if (!error.ok()) {
+      spdlog::debug("event=request-failed principal={} op={} error=\"{}\"", peer.principal, protocol::OpcodeName(op),
+                    error.ToString());
+      sent = SendError(fd, *h, error);
+    } else {
+      FrameHeader out;
+      out.opcode = h->opcode;
+      out.request_id = h->request_id;
+      out.body_length = static_cast<uint32_t>(answer.size());
+      sent = SendFrame(fd, out, answer);
+      SecureWipe(answer.data(), answer.size());
+    }
+    if (!sent) break;
+  }
+  spdlog::debug("event=disconnect principal={} pid={}", peer.principal, peer.pid);
+  // The peer must see the end now, not when the accept loop next reaps this thread.
+  ::shutdown(fd, SHUT_RDWR);
+  active_.fetch_sub(1);
+  conn->done.store(true);
+}
+
+}  // namespace edgetrust::sd
