@@ -1,0 +1,17 @@
+// The CLI's commands, grouped by subject. Each Add* function registers its subcommands on `app`;
+// the one the user picks stores its Action in `selection` (see context.h).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace edgetrust::cli {
+
+void AddKeyCommands(CLI::App& app, Selection& selection);     // key create|list|public|delete
+void AddSignCommands(CLI::App& app, Selection& selection);    // sign, verify
+void AddCipherCommands(CLI::App& app, Selection& selection);  // encrypt, decrypt, mac
+void AddDeriveCommands(CLI::App& app, Selection& selection);  // derive, ecdh
+void AddSystemCommands(CLI::App& app, Selection& selection);  // random, info
+
+}  // namespace edgetrust::cli

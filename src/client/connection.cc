@@ -1,0 +1,174 @@
+#include "client/connection.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/files.h"
+
+namespace edgetrust::client {
+
+using protocol::FrameHeader;
+using protocol::Message;
+using protocol::Opcode;
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return Status(ErrorCode::kInvalidArgument, "socket path is empty or too long: " + path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status(ErrorCode::kUnavailable, "socket: " + ErrnoText(errno));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status(ErrorCode::kUnavailable,
+                  "cannot connect to edgetrust-sd at " + path + ": " + ErrnoText(err));
+  }
+  return std::unique_ptr<Connection>(new Connection(fd));
+}
+
+Connection::~Connection() { ::close(fd_); }
+
+namespace {
+
+Status WriteAll(int fd, const iovec* iov_in, int count) {
+  iovec iov[2];
+  for (int i = 0; i < count; ++i) iov[i] = iov_in[i];
+  int idx = 0;
+  while (idx < count) {
+    msghdr msg{};
+    msg.msg_iov = iov + idx;
+    msg.msg_iovlen = static_cast<size_t>(count - idx);
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status(ErrorCode::kUnavailable, "send to edgetrust-sd: " + ErrnoText(errno));
+    }
+    size_t left = static_cast<size_t>(n);
+    while (idx < count && left >= iov[idx].iov_len) {
+      left -= iov[idx].iov_len;
+      ++idx;
+    }
+    if (idx < count) {
+      iov[idx].iov_base = static_cast<uint8_t*>(iov[idx].iov_base) + left;
+      iov[idx].iov_len -= left;
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadAll(int fd, uint8_t* out, size_t size) {
+  size_t off = 0;
+  while (off < size) {
+    ssize_t n = ::recv(fd, out + off, size - off, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status(ErrorCode::kUnavailable, "receive from edgetrust-sd: " + ErrnoText(errno));
+    }
+    if (n == 0) return Status(ErrorCode::kUnavailable, "edgetrust-sd closed the connection");
+    off += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<uint64_t> Connection::Send(Opcode op, const Message& request) {
+  Bytes body = request.Encode();
+  if (body.size() > protocol::kMaxBodySize) {
+    return Status(ErrorCode::kTooLarge, "request of " + std::to_string(body.size()) + " bytes is over the limit");
+  }
+  FrameHeader h;
+  h.opcode = static_cast<uint16_t>(op);
+  h.request_id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  h.body_length = static_cast<uint32_t>(body.size());
+  auto header = protocol::EncodeHeader(h);
+  iovec iov[2] = {{header.data(), header.size()}, {body.data(), body.size()}};
+  Status st;
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    st = WriteAll(fd_, iov, body.empty() ? 1 : 2);
+  }
+  SecureWipe(body.data(), body.size());
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dead_ = true;
+    dead_status_ = st;
+    cv_.notify_all();
+    return st;
+  }
+  return h.request_id;
+}
+
+Status Connection::ReadFrame(Frame& frame) {
+  uint8_t header[protocol::kHeaderSize];
+  ET_RETURN_IF_ERROR(ReadAll(fd_, header, sizeof header));
+  auto h = protocol::DecodeHeader(header);
+  if (!h.ok()) return Status(ErrorCode::kUnavailable, "bad answer from edgetrust-sd: " + h.status().message());
+  frame.header = *h;
+  frame.body.resize(h->body_length);
+  return ReadAll(fd_, frame.body.data(), frame.body.size());
+}
+
+Result<Message> Connection::Wait(uint64_t id, Opcode op) {
+  Frame frame;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      auto it = ready_.find(id);
+      if (it != ready_.end()) {
+        frame = std::move(it->second);
+        ready_.erase(it);
+        break;
+      }
+      if (dead_) return dead_status_;
+      if (reading_) {
+        cv_.wait(lock);
+        continue;
+      }
+      reading_ = true;
+      lock.unlock();
+      Frame incoming;
+      Status st = ReadFrame(incoming);
+      lock.lock();
+      reading_ = false;
+      if (!st.ok()) {
+        dead_ = true;
+        dead_status_ = st;
+      } else {
+        ready_.emplace(incoming.header.request_id, std::move(incoming));
+      }
+      cv_.notify_all();
+    }
+  }
+  if (frame.header.status != 0) {
+    auto err = Message::Decode(frame.body, op, protocol::BodyKind::kError);
+    std::string text = "edgetrust-sd error";
+    if (err.ok()) {
+      if (auto m = err->GetString(protocol::Field::kMessage)) text = std::string(*m);
+    }
+    uint32_t code = frame.header.status;
+    if (code > static_cast<uint32_t>(ErrorCode::kIoError)) {
+      return Status(ErrorCode::kInternal, "unknown error code " + std::to_string(code) + ": " + text);
+    }
+    return Status(static_cast<ErrorCode>(code), text);
+  }
+  auto msg = Message::Decode(frame.body, op, protocol::BodyKind::kResponse);
+  SecureWipe(frame.body.data(), frame.body.size());
+  if (!msg.ok()) return Status(ErrorCode::kMalformed, "bad answer from edgetrust-sd: " + msg.status().message());
+  return msg;
+}
+
+Result<Message> Connection::Call(Opcode op, const Message& request) {
+  ET_ASSIGN_OR_RETURN(uint64_t id, Send(op, request));
+  return Wait(id, op);
+}
+
+}  // namespace edgetrust::client

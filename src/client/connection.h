@@ -1,0 +1,57 @@
+// One connection to edgetrust-sd, shared by many threads, with pipelined requests.
+//
+// Any number of threads may Call() at once: each writes its request under a write lock, then waits
+// for the answer with its request id. Whichever waiter finds nobody reading becomes the reader and
+// hands frames to their owners (leader/follower), so no thread of our own is started and answers
+// may arrive in any order. When the connection fails every waiter gets kUnavailable.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "edgetrust/status.h"
+#include "protocol/message.h"
+#include "protocol/wire.h"
+
+namespace edgetrust::client {
+
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> Open(const std::string& socket_path);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends a request and waits for its answer, decoded against the schema. A daemon error answer
+  // becomes its Status.
+  Result<protocol::Message> Call(protocol::Opcode op, const protocol::Message& request);
+
+  // Pipelining from one thread: Send() returns the request id to Wait() for later.
+  Result<uint64_t> Send(protocol::Opcode op, const protocol::Message& request);
+  Result<protocol::Message> Wait(uint64_t request_id, protocol::Opcode op);
+
+ private:
+  struct Frame {
+    protocol::FrameHeader header;
+    Bytes body;
+  };
+  explicit Connection(int fd) : fd_(fd) {}
+  Status ReadFrame(Frame& frame);
+
+  int fd_;
+  std::mutex write_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool reading_ = false;
+  bool dead_ = false;
+  Status dead_status_;
+  std::unordered_map<uint64_t, Frame> ready_;
+  std::atomic<uint64_t> next_id_{1};
+};
+
+}  // namespace edgetrust::client
