@@ -5,7 +5,7 @@
 #   make test          test-release, test-asan, test-tsan, fuzz-smoke; stops at the first failure
 #   make test-release  | test-asan | test-tsan | test-debug   one preset only
 #   make fuzz-smoke    every fuzz target for 20 s;  make fuzz FUZZ_SECONDS=600  for longer
-#   make bench BENCH_ARGS='--benchmark_filter=Sign'
+#   make bench BENCH_ARGS='--seconds 5 --keys 1000'
 #   make demo          the narrated walk-through (scripts/demo.sh)
 #   make format | format-check | tidy | clean
 #
