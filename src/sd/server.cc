@@ -93,7 +93,7 @@ bool SendError(int fd, const FrameHeader& req, const Status& st) {
   h.request_id = req.request_id;
   h.status = static_cast<uint32_t>(st.code());
   Message m;
-  m.PutString(protocol::Field::kMessage, protocol::TruncateUtf8(st.message(), 1024));
+  m.PutString(protocol::Field::kMessage, protocol::PrintableText(st.message(), 1024));
   Bytes body = m.Encode();
   h.body_length = static_cast<uint32_t>(body.size());
   return SendFrame(fd, h, body);
@@ -192,16 +192,20 @@ Status Server::Run() {
     }
     if (fds[1].revents != 0) break;
     if ((fds[0].revents & POLLIN) == 0) continue;
+    ReapFinished();  // before accepting, so finished connections give their descriptors back
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE) {
+        // Out of descriptors: the pending connection stays queued. Back off briefly (still
+        // woken by Stop()) instead of spinning until a connection thread frees one.
         spdlog::warn("event=accept-failed reason=\"{}\"", ErrnoText(errno));
+        pollfd wake{wake_pipe_[0], POLLIN, 0};
+        if (::poll(&wake, 1, 50) > 0) break;
         continue;
       }
       return Status(ErrorCode::kInternal, "accept: " + ErrnoText(errno));
     }
-    ReapFinished();
     // A stuck reader must not pin a connection thread forever on a write.
     timeval send_timeout{30, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
@@ -236,7 +240,17 @@ Status Server::Run() {
     Connection* raw = conn.get();
     active_.fetch_add(1);
     conns_.push_back(std::move(conn));
-    raw->thread = std::thread([this, raw] { Serve(raw); });
+    try {
+      raw->thread = std::thread([this, raw] { Serve(raw); });
+    } catch (const std::exception& e) {
+      // Out of threads (RLIMIT_NPROC, a pids cgroup, address space): refuse this caller, keep
+      // serving the others.
+      conns_.pop_back();
+      active_.fetch_sub(1);
+      SendError(fd, FrameHeader{}, Status(ErrorCode::kResourceExhausted, "cannot serve another connection now"));
+      ::close(fd);
+      spdlog::warn("event=connection-refused reason=\"thread: {}\"", e.what());
+    }
   }
   // Shutting down: wake every connection thread (their reads return 0), then join them.
   std::lock_guard<std::mutex> lock(conns_mu_);
@@ -249,7 +263,34 @@ Status Server::Run() {
   return Status::Ok();
 }
 
+Result<Message> Server::HandleNoThrow(const Peer& peer, Opcode op, const Message& request) {
+  // The exception boundary of a request: an allocation failure or a library exception fails this
+  // request, not the daemon.
+  try {
+    return dispatcher_.Handle(peer, op, request);
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kResourceExhausted, "out of memory");
+  } catch (const std::exception& e) {
+    spdlog::error("event=internal-error op={} error=\"{}\"", protocol::OpcodeName(op), e.what());
+    return Status(ErrorCode::kInternal, "internal error");
+  }
+}
+
 void Server::Serve(Connection* conn) {
+  try {
+    ServeFrames(conn);
+  } catch (const std::exception& e) {
+    // Only allocation failures can get here (requests have their own boundary): drop this
+    // connection, keep the daemon.
+    spdlog::error("event=connection-error principal={} error=\"{}\"", conn->peer.principal, e.what());
+  }
+  // The peer must see the end now, not when the accept loop next reaps this thread.
+  ::shutdown(conn->fd, SHUT_RDWR);
+  active_.fetch_sub(1);
+  conn->done.store(true);
+}
+
+void Server::ServeFrames(Connection* conn) {
   const int fd = conn->fd;
   const Peer& peer = conn->peer;
   spdlog::debug("event=connect principal={} uid={} pid={}", peer.principal, peer.uid, peer.pid);
@@ -305,9 +346,17 @@ void Server::Serve(Connection* conn) {
       if (!request.ok()) {
         error = request.status();
       } else {
-        auto result = dispatcher_.Handle(peer, op, *request);
+        auto result = HandleNoThrow(peer, op, *request);
         if (result.ok()) {
           answer = result->Encode();
+          if (answer.size() > protocol::kMaxBodySize) {
+            // Never send what no client may accept: it would kill the client's whole connection.
+            const size_t size = answer.size();
+            SecureWipe(answer.data(), answer.size());
+            answer.clear();
+            error = Status(ErrorCode::kTooLarge,
+                           "the answer would be " + std::to_string(size) + " bytes, over the frame limit");
+          }
         } else {
           error = result.status();
         }
@@ -329,10 +378,6 @@ void Server::Serve(Connection* conn) {
     if (!sent) break;
   }
   spdlog::debug("event=disconnect principal={} pid={}", peer.principal, peer.pid);
-  // The peer must see the end now, not when the accept loop next reaps this thread.
-  ::shutdown(fd, SHUT_RDWR);
-  active_.fetch_sub(1);
-  conn->done.store(true);
 }
 
 }  // namespace edgetrust::sd

@@ -51,6 +51,8 @@ class Server {
  private:
   struct Connection;
   void Serve(Connection* conn);
+  void ServeFrames(Connection* conn);
+  Result<protocol::Message> HandleNoThrow(const Peer& peer, protocol::Opcode op, const protocol::Message& request);
   void ReapFinished();
 
   ServerOptions options_;
