@@ -1,5 +1,6 @@
 #include "client/connection.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -98,13 +99,38 @@ Result<uint64_t> Connection::Send(Opcode op, const Message& request) {
   }
   SecureWipe(body.data(), body.size());
   if (!st.ok()) {
+    // The daemon may have refused this connection at accept and closed it: its answer (request
+    // id 0) says why, which beats "broken pipe".
     std::lock_guard<std::mutex> lock(mu_);
-    dead_ = true;
-    dead_status_ = st;
+    if (!dead_) {
+      dead_ = true;
+      dead_status_ = reading_ ? st : RefusalOr(st);
+    }
     cv_.notify_all();
-    return st;
+    return dead_status_;
   }
   return h.request_id;
+}
+
+Status Connection::RefusalOr(const Status& fallback) {
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, 200) <= 0) return fallback;
+  Frame frame;
+  if (!ReadFrame(frame).ok() || frame.header.request_id != 0 || frame.header.status == 0) return fallback;
+  return ErrorFromFrame(frame);
+}
+
+Status Connection::ErrorFromFrame(const Frame& frame) {
+  auto err = Message::Decode(frame.body, static_cast<Opcode>(frame.header.opcode), protocol::BodyKind::kError);
+  std::string text = "edgetrust-sd error";
+  if (err.ok()) {
+    if (auto m = err->GetString(protocol::Field::kMessage)) text = std::string(*m);
+  }
+  uint32_t code = frame.header.status;
+  if (code > static_cast<uint32_t>(ErrorCode::kIoError)) {
+    return Status(ErrorCode::kInternal, "unknown error code " + std::to_string(code) + ": " + text);
+  }
+  return Status(static_cast<ErrorCode>(code), text);
 }
 
 Status Connection::ReadFrame(Frame& frame) {
@@ -142,23 +168,19 @@ Result<Message> Connection::Wait(uint64_t id, Opcode op) {
       if (!st.ok()) {
         dead_ = true;
         dead_status_ = st;
+      } else if (incoming.header.request_id == 0 && incoming.header.status != 0) {
+        // Id 0 is never a request of ours: it is the daemon refusing the whole connection.
+        dead_ = true;
+        dead_status_ = ErrorFromFrame(incoming);
       } else {
         ready_.emplace(incoming.header.request_id, std::move(incoming));
       }
       cv_.notify_all();
     }
   }
-  if (frame.header.status != 0) {
-    auto err = Message::Decode(frame.body, op, protocol::BodyKind::kError);
-    std::string text = "edgetrust-sd error";
-    if (err.ok()) {
-      if (auto m = err->GetString(protocol::Field::kMessage)) text = std::string(*m);
-    }
-    uint32_t code = frame.header.status;
-    if (code > static_cast<uint32_t>(ErrorCode::kIoError)) {
-      return Status(ErrorCode::kInternal, "unknown error code " + std::to_string(code) + ": " + text);
-    }
-    return Status(static_cast<ErrorCode>(code), text);
+  if (frame.header.status != 0) return ErrorFromFrame(frame);
+  if (frame.header.opcode != static_cast<uint16_t>(op)) {
+    return Status(ErrorCode::kMalformed, "edgetrust-sd answered another operation than the one asked");
   }
   auto msg = Message::Decode(frame.body, op, protocol::BodyKind::kResponse);
   SecureWipe(frame.body.data(), frame.body.size());

@@ -42,6 +42,10 @@ class Connection {
   };
   explicit Connection(int fd) : fd_(fd) {}
   Status ReadFrame(Frame& frame);
+  // After a failed send: the daemon's refusal of the connection if one is waiting, else fallback.
+  // Called with mu_ held and no reader active.
+  Status RefusalOr(const Status& fallback);
+  static Status ErrorFromFrame(const Frame& frame);
 
   int fd_;
   std::mutex write_mu_;
