@@ -24,15 +24,23 @@ std::string DirName(const std::string& path) {
 }
 
 Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: opening a FIFO planted in the state folder must not hang the daemon.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT) return Status(ErrorCode::kNotFound, path + ": no such file");
+    if (err == EMFILE || err == ENFILE) return Status(ErrorCode::kResourceExhausted, path + ": " + ErrnoText(err));
+    if (err == ELOOP) return Status(ErrorCode::kIoError, path + ": is a symbolic link");
     return Status(ErrorCode::kIoError, path + ": " + ErrnoText(err));
   }
   Bytes out;
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status(ErrorCode::kIoError, path + ": not a regular file");
+  }
+  ::fcntl(fd, F_SETFL, 0);  // regular file: back to plain blocking reads
+  if (st.st_size > 0) {
     if (static_cast<size_t>(st.st_size) > max_size) {
       ::close(fd);
       return Status(ErrorCode::kTooLarge, path + ": file is larger than " + std::to_string(max_size) + " bytes");
@@ -46,16 +54,20 @@ Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
       if (errno == EINTR) continue;
       int err = errno;
       ::close(fd);
+      SecureWipe(buf, sizeof buf);
       return Status(ErrorCode::kIoError, path + ": " + ErrnoText(err));
     }
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > max_size) {
       ::close(fd);
+      SecureWipe(buf, sizeof buf);
+      SecureWipe(out.data(), out.size());
       return Status(ErrorCode::kTooLarge, path + ": file is larger than " + std::to_string(max_size) + " bytes");
     }
     out.insert(out.end(), buf, buf + n);
   }
   ::close(fd);
+  SecureWipe(buf, sizeof buf);  // files read here include the device root key
   return out;
 }
 

@@ -181,12 +181,12 @@ Status CheckValue(const FieldSpec& spec, ByteView v) {
 
 }  // namespace
 
-std::string TruncateUtf8(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  size_t cut = max_bytes;
-  // Step back over continuation bytes (10xxxxxx) to the start of the cut sequence.
-  while (cut > 0 && (static_cast<uint8_t>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut));
+std::string PrintableText(std::string_view text, size_t max_bytes) {
+  std::string out(text.substr(0, max_bytes));
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7E) c = '?';
+  }
+  return out;
 }
 
 bool IsKnownOpcode(uint16_t value) {

@@ -50,9 +50,10 @@ enum class Opcode : uint16_t {
 // Which part of the schema a body is checked against.
 enum class BodyKind { kRequest, kResponse, kKeyEntry, kError };
 
-// `text` cut to at most `max_bytes` without splitting a UTF-8 sequence, so it still passes the
-// String checks of the schema (for error texts and states that embed longer strings).
-std::string TruncateUtf8(std::string_view text, size_t max_bytes);
+// Free text (error messages, key states) made safe for a String field: every byte outside
+// printable ASCII becomes '?', so file names or other bytes embedded in it can never break the
+// schema (or a log line), and the result is cut to `max_bytes`.
+std::string PrintableText(std::string_view text, size_t max_bytes);
 
 bool IsKnownOpcode(uint16_t value);
 std::string_view OpcodeName(Opcode op);

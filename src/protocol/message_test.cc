@@ -538,18 +538,15 @@ TEST(OpcodeTest, IsPolicyOperation) {
   }
 }
 
-TEST(TruncateUtf8Test, NeverSplitsASequence) {
-  EXPECT_EQ(TruncateUtf8("abc", 10), "abc");
-  EXPECT_EQ(TruncateUtf8("abcdef", 3), "abc");
-  const std::string euro = "a\xE2\x82\xAC";  // "a€": the euro sign is 3 bytes
-  EXPECT_EQ(TruncateUtf8(euro, 3), "a");
-  EXPECT_EQ(TruncateUtf8(euro, 2), "a");
-  EXPECT_EQ(TruncateUtf8(euro, 4), euro);
-  // The result always passes the schema's String check.
+TEST(PrintableTextTest, ReplacesEverythingOutsidePrintableAscii) {
+  EXPECT_EQ(PrintableText("abc", 10), "abc");
+  EXPECT_EQ(PrintableText("abcdef", 3), "abc");
+  EXPECT_EQ(PrintableText("a\xE2\x82\xAC\n\xff", 10), "a?????");
+  // The result always passes the schema's String check, whatever went in.
   std::string text;
-  for (int i = 0; i < 400; ++i) text += "\xC3\xA9";  // "é" x 400
+  for (int i = 0; i < 2000; ++i) text += static_cast<char>(i % 256);
   Message m;
-  m.PutString(Field::kMessage, TruncateUtf8(text, 1023));
+  m.PutString(Field::kMessage, PrintableText(text, 1024));
   EXPECT_TRUE(Message::Decode(m.Encode(), Opcode::kInfo, BodyKind::kError).ok());
 }
 

@@ -5,6 +5,7 @@
 #include <tuple>
 #include <mutex>
 
+#include "common/hex.h"
 #include "sd/crypto.h"
 #include "sd/principal.h"
 
@@ -130,7 +131,9 @@ Result<std::vector<KeyMeta>> EmulatedBackend::ListKeys(std::optional<std::string
     // its file name.
     bool plausible = e.header && IsValidPrincipal(e.header->owner) && IsValidKeyName(e.header->name);
     if (!plausible) {
-      if (!owner) out.push_back(KeyMeta{{"?", e.file}, KeyType::kEcdsaP256, 0, "tampered: " + e.problem});
+      // The file name is anyone's choice too: show it only if it is a valid key name, else hex.
+      std::string shown = IsValidKeyName(e.file) ? e.file : "file-" + HexEncode(AsBytes(e.file).first(std::min<size_t>(e.file.size(), 29)));
+      if (!owner) out.push_back(KeyMeta{{"?", shown}, KeyType::kEcdsaP256, 0, "tampered: " + e.problem});
       continue;
     }
     if (owner && e.header->owner != *owner) continue;
@@ -161,16 +164,32 @@ Result<std::string> EmulatedBackend::PublicKeyPem(const KeyId& id) {
   return sd::PublicKeyPem(k->pkey.get());
 }
 
-Result<Bytes> EmulatedBackend::Sign(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,
+namespace {
+Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested, bool digest) {
+  auto alg = ResolveSignAlgorithm(meta.type, requested);
+  if (!alg) {
+    return Status(ErrorCode::kUnsupported, "key " + meta.id.name + " (" + std::string(KeyTypeName(meta.type)) +
+                                               ") cannot use " + std::string(SignAlgorithmName(requested)));
+  }
+  if (digest && *alg == SignAlgorithm::kEd25519) {
+    return Status(ErrorCode::kUnsupported, "Ed25519 signs whole messages, not digests");
+  }
+  return *alg;
+}
+}  // namespace
+
+Result<Bytes> EmulatedBackend::Sign(const KeyId& id, SignAlgorithm requested, std::optional<ByteView> message,
                                     std::optional<ByteView> digest) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(id, true, "sign"));
+  ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k->meta, requested, digest.has_value()));
   if (message) return SignMessage(k->pkey.get(), alg, *message);
   return SignDigest(k->pkey.get(), alg, *digest);
 }
 
-Result<bool> EmulatedBackend::Verify(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,
+Result<bool> EmulatedBackend::Verify(const KeyId& id, SignAlgorithm requested, std::optional<ByteView> message,
                                      std::optional<ByteView> digest, ByteView signature) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(id, true, "verify"));
+  ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k->meta, requested, digest.has_value()));
   if (message) return VerifyMessage(k->pkey.get(), alg, *message, signature);
   return VerifyDigest(k->pkey.get(), alg, *digest, signature);
 }

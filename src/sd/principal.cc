@@ -136,6 +136,9 @@ Result<Peer> IdentifyPeer(int fd, const std::string& proc_root, const std::strin
   // keeps that window tiny (docs/THREAT_MODEL.md). Unreadable means refused, never "host".
   auto cgroup = ReadFile(proc_root + "/" + std::to_string(cred.pid) + "/cgroup", 64 * 1024);
   if (!cgroup.ok()) {
+    if (cgroup.status().code() == ErrorCode::kResourceExhausted) {
+      return Status(ErrorCode::kResourceExhausted, "out of file descriptors; try again");
+    }
     return Status(ErrorCode::kPermissionDenied, "cannot read the cgroup of pid " + std::to_string(cred.pid) +
                                                     " (" + cgroup.status().message() + "); refusing the caller");
   }

@@ -83,6 +83,13 @@ Result<std::unique_ptr<StateDir>> StateDir::Open(const std::string& path) {
 
   const std::string root_path = path + "/root.key";
   auto existing = ReadFile(root_path, 4096);
+  // Wipe the file's bytes on every way out of this block, errors included.
+  struct WipeOnExit {
+    Result<Bytes>& r;
+    ~WipeOnExit() {
+      if (r.ok()) SecureWipe(r->data(), r->size());
+    }
+  } wipe_existing{existing};
   if (existing.ok()) {
     struct stat st {};
     if (::stat(root_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
@@ -95,7 +102,6 @@ Result<std::unique_ptr<StateDir>> StateDir::Open(const std::string& path) {
       return Status(ErrorCode::kTampered, root_path + " is not a valid device root key");
     }
     sd->root_key_ = SecretBytes(ByteView(f).subspan(kRootMagic.size() + 1));
-    SecureWipe(existing->data(), existing->size());
   } else if (existing.status().code() == ErrorCode::kNotFound) {
     if (HasKeyObjects(sd->keys_dir())) {
       return Status(ErrorCode::kTampered, root_path + " is missing but " + sd->keys_dir() +
