@@ -49,7 +49,10 @@ class Backend {
   virtual Status DeleteKey(const KeyId& id) = 0;
   virtual Result<std::string> PublicKeyPem(const KeyId& id) = 0;
 
-  // `alg` is resolved for the key's type by the caller. Exactly one of message/digest is used.
+  // `alg` is the caller's request (kDefault: the key type's default); the backend resolves it
+  // against the very key it loads (ResolveSignAlgorithm), so a key replaced in between cannot be
+  // used with an algorithm chosen for another type. kUnsupported when they do not fit, or for a
+  // digest with Ed25519. Exactly one of message/digest is set.
   virtual Result<Bytes> Sign(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,
                              std::optional<ByteView> digest) = 0;
   virtual Result<bool> Verify(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,

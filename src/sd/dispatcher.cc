@@ -34,7 +34,7 @@ Message EntryMessage(const KeyMeta& m) {
       .PutString(Field::kOwner, m.id.owner)
       .PutString(Field::kKeyType, KeyTypeName(m.type))
       .PutU64(Field::kCreated, m.created)
-      .PutString(Field::kState, protocol::TruncateUtf8(m.state, 256));
+      .PutString(Field::kState, protocol::PrintableText(m.state, 256));
   return e;
 }
 
@@ -79,7 +79,7 @@ Result<KeyId> Dispatcher::Authorize(const Peer& peer, Opcode op, const Message& 
       return Status(ErrorCode::kInvalidArgument, "invalid owner \"" + id.owner + "\": use uid:N or container:ID");
     }
     if (!policy_.Allows(peer.principal, id.owner, id.name, protocol::PolicyOperation(op))) {
-      return Status(ErrorCode::kPermissionDenied, peer.principal + " may not " +
+      return Status(ErrorCode::kPermissionDenied, peer.principal + " has no grant to " +
                                                       std::string(protocol::PolicyOperation(op)) + " with " +
                                                       id.owner + "/" + id.name);
     }
@@ -124,6 +124,9 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
       std::optional<std::string_view> owner = peer.principal;
       if (auto o = req.GetString(Field::kOwner)) {
         if (*o != peer.principal) {
+          if (*o != "*" && !IsValidPrincipal(*o)) {
+            return Status(ErrorCode::kInvalidArgument, "invalid owner \"" + std::string(*o) + "\": use uid:N, container:ID or *");
+          }
           if (!policy_.IsAdmin(peer.principal)) {
             return Status(ErrorCode::kPermissionDenied, "only admin principals may list another principal's keys");
           }
@@ -160,21 +163,12 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
         return Status(ErrorCode::kInvalidArgument, "give exactly one of data and digest");
       }
       ET_ASSIGN_OR_RETURN(SignAlgorithm requested, Algorithm(req));
-      ET_ASSIGN_OR_RETURN(KeyMeta meta, backend_.GetKey(id));
-      auto alg = ResolveSignAlgorithm(meta.type, requested);
-      if (!alg) {
-        return Status(ErrorCode::kUnsupported, "key " + id.name + " (" + std::string(KeyTypeName(meta.type)) +
-                                                   ") cannot use " + std::string(SignAlgorithmName(requested)));
-      }
-      if (digest && *alg == SignAlgorithm::kEd25519) {
-        return Status(ErrorCode::kUnsupported, "Ed25519 signs whole messages, not digests");
-      }
       Message r;
       if (op == Opcode::kSign) {
-        ET_ASSIGN_OR_RETURN(Bytes sig, backend_.Sign(id, *alg, data, digest));
+        ET_ASSIGN_OR_RETURN(Bytes sig, backend_.Sign(id, requested, data, digest));
         r.PutBytes(Field::kSignature, sig);
       } else {
-        ET_ASSIGN_OR_RETURN(bool valid, backend_.Verify(id, *alg, data, digest, *req.GetBytes(Field::kSignature)));
+        ET_ASSIGN_OR_RETURN(bool valid, backend_.Verify(id, requested, data, digest, *req.GetBytes(Field::kSignature)));
         r.PutBool(Field::kValid, valid);
       }
       return r;

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "protocol/message.h"
+#include "sd/backend.h"
 #include "sd/principal.h"
 
 namespace edgetrust::sd {
@@ -62,7 +63,9 @@ Result<Policy> Policy::FromToml(const toml::table& table) {
       if (!owner || !IsValidPrincipal(*owner)) {
         return Bad("grant needs owner = \"uid:N\" or \"container:ID\"" + Where(el));
       }
-      if (!key || key->empty()) return Bad("grant needs key = \"NAME\"" + Where(el));
+      if (!key || !IsValidKeyName(*key)) {
+        return Bad("grant needs key = \"NAME\", a valid key name (1-64 of A-Z a-z 0-9 . _ -)" + Where(el));
+      }
       grant.owner = *owner;
       grant.key = *key;
       ET_ASSIGN_OR_RETURN(grant.to, StringSet(t->get("to"), "grant.to", [](std::string_view s) {
