@@ -2,7 +2,12 @@
 // stock openssl CLI or python3, as a user would.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -14,6 +19,24 @@ namespace edgetrust::test {
 namespace {
 
 using nlohmann::json;
+
+// Holds one connection to the daemon open, doing nothing with it.
+class RawHold {
+ public:
+  explicit RawHold(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawHold() { ::close(fd_); }
+  bool connected() const { return connected_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
 
 class CliTest : public ::testing::Test {
  protected:
@@ -197,6 +220,23 @@ TEST_F(CliTest, ErrorsAreOneLineWithTheRightExitCode) {
   EXPECT_NE(help.out.find("--in"), std::string::npos);
 }
 
+TEST(CliRefusalTest, DaemonRefusalReachesTheUserWithItsReason) {
+  TempDir dir;
+  SdProcess::Options o;
+  o.config_text = "[daemon]\nmax_connections = 1\n";
+  SdProcess sd(dir, o);
+  ASSERT_TRUE(sd.Start()) << sd.log();
+  ASSERT_TRUE(sd.WaitForLog("event=disconnect"));  // the readiness probe has let go of its slot
+  RawHold hold(sd.socket());
+  ASSERT_TRUE(sd.WaitForLog("event=connect"));
+  for (int i = 0; i < 5; ++i) {
+    auto r = RunCommand({CliBinary(), "--socket", sd.socket(), "info"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err, "edgetrust: too many connections\n");
+  }
+  EXPECT_EQ(sd.Stop(), 0);
+}
+
 TEST_F(CliTest, SocketFromEnvironmentAndSecondUidIsolation) {
   Ok({"key", "create", "root-key", "--type", "ed25519"});
   auto r = RunCommand({"/usr/bin/env", "EDGETRUST_SOCKET=" + sd_->socket(), CliBinary(), "key", "list", "--json"});
@@ -211,7 +251,7 @@ TEST_F(CliTest, SocketFromEnvironmentAndSecondUidIsolation) {
   auto denied = RunCommandAs(65534, 65534,
                              {CliBinary(), "--socket", sd_->socket(), "sign", "uid:0/root-key", "--in", F("m"), "--out", "/dev/null"});
   EXPECT_EQ(denied.exit_code, 1);
-  EXPECT_NE(denied.err.find("may not sign"), std::string::npos) << denied.err;
+  EXPECT_NE(denied.err.find("has no grant to sign"), std::string::npos) << denied.err;
 }
 
 }  // namespace

@@ -195,4 +195,13 @@ void SdProcess::Kill() {
 
 std::string SdProcess::log() const { return ReadText(log_path_); }
 
+bool SdProcess::WaitForLog(const std::string& text) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
 }  // namespace edgetrust::test

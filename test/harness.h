@@ -65,6 +65,9 @@ class SdProcess {
   const std::string& socket() const { return options_.socket; }
   const std::string& state_dir() const { return options_.state_dir; }
   std::string log() const;
+  // Waits until the daemon's log holds `text` (up to 20 s). For events that happen after the
+  // socket already answers, e.g. the readiness probe's "event=disconnect".
+  bool WaitForLog(const std::string& text) const;
 
  private:
   const TempDir& dir_;

@@ -18,8 +18,11 @@ namespace fs = std::filesystem;
 
 class SdPersistenceTest : public ::testing::Test {
  protected:
-  void Start() {
-    sd_ = std::make_unique<SdProcess>(dir_);
+  // `config` is the daemon's TOML config; "" for none.
+  void Start(const std::string& config = "") {
+    SdProcess::Options o;
+    o.config_text = config;
+    sd_ = std::make_unique<SdProcess>(dir_, o);
     ASSERT_TRUE(sd_->Start()) << sd_->log();
     auto c = Client::Connect(sd_->socket());
     ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -164,6 +167,68 @@ TEST_F(SdPersistenceTest, CraftedRecordCannotBreakListing) {
   EXPECT_NE(sd_->log().find("event=tampered-object"), std::string::npos);
 }
 
+TEST_F(SdPersistenceTest, FifoAndOddFileNamesInTheStoreNeitherHangNorBreakListings) {
+  Start();
+  ASSERT_TRUE(client_->CreateKey("good", KeyType::kEd25519).ok());
+  Stop();
+  // A FIFO would block a plain open() for ever; odd names must not break the answer's schema.
+  ASSERT_EQ(::mkfifo(dir_.File("state/keys/pipe.key").c_str(), 0600), 0);
+  if (IsRoot()) {  // owned by the daemon's user (`daemon`, uid 1), so opening it would block
+    ASSERT_EQ(::chown(dir_.File("state/keys/pipe.key").c_str(), 1, 1), 0);
+  }
+  WriteText(dir_.File("state/keys/") + std::string(70, 'L') + ".key", "junk");
+  WriteText(dir_.File("state/keys/bad\xff\x01name.key"), "junk");
+  const std::string admin = "[policy]\nadmins = [\"uid:" + std::to_string(::geteuid()) + "\"]\n";
+  Start(admin);
+  auto mine = client_->ListKeys();
+  ASSERT_TRUE(mine.ok()) << mine.status().ToString();
+  ASSERT_EQ(mine->size(), 1u);
+  auto all = client_->ListKeys("*");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 4u);
+  int tampered = 0;
+  for (const auto& k : *all) {
+    if (k.owner == "?") {
+      ++tampered;
+      EXPECT_EQ(k.state.rfind("tampered", 0), 0u) << k.state;
+    }
+  }
+  EXPECT_EQ(tampered, 3);
+  EXPECT_NE(sd_->log().find("not a regular file"), std::string::npos) << sd_->log();
+  auto info = client_->Info();
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->key_count, 1u);
+}
+
+TEST_F(SdPersistenceTest, ListingOverTheFrameLimitIsAnErrorNotADeadConnection) {
+  Start();
+  Stop();
+  // Thousands of forged (unauthenticated) records that name our uid: each is listed as
+  // tampered, and together they exceed one answer.
+  const std::string owner = "uid:" + std::to_string(::geteuid());
+  for (int i = 0; i < 9000; ++i) {
+    std::string name = "forged-" + std::to_string(i) + std::string(40, 'f');
+    std::string rec = "ETKO";
+    rec += '\x01';
+    rec += '\x03';
+    rec += std::string(8, '\0');
+    rec += '\0';
+    rec += static_cast<char>(owner.size());
+    rec += owner;
+    rec += '\0';
+    rec += static_cast<char>(name.size());
+    rec += name;
+    rec += std::string(4, '\0') + std::string(40, 'x');
+    WriteText(KeyFile(name), rec);
+  }
+  Start();
+  auto keys = client_->ListKeys();
+  EXPECT_EQ(keys.status().code(), ErrorCode::kTooLarge) << keys.status().ToString();
+  // The same connection still works.
+  auto info = client_->Info();
+  EXPECT_TRUE(info.ok()) << info.status().ToString();
+}
+
 TEST_F(SdPersistenceTest, MissingRootKeyWithStoredKeysIsRefused) {
   Start();
   ASSERT_TRUE(client_->CreateKey("k", KeyType::kEcdsaP256).ok());
@@ -197,12 +262,16 @@ TEST_F(SdPersistenceTest, KillDuringKeyCreationLosesNothingAcknowledged) {
       ++acknowledged;
     }
   });
-  while (acknowledged.load() < 15) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (acknowledged.load() < 15 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   sd_->Kill();
   stop = true;
   creator.join();
   client_.reset();
   const int acked = acknowledged.load();
+  ASSERT_GE(acked, 15) << "key creation stalled or failed";
 
   Start();
   auto keys = client_->ListKeys();

@@ -304,9 +304,10 @@ TEST_F(SdProtocolTest, ConnectionLimitRefusesExtraCallersClearly) {
 
 TEST_F(SdProtocolTest, PerPrincipalConnectionLimit) {
   StartDaemon("[daemon]\nmax_connections_per_principal = 3\n");
+  // The start-up probe's connection frees its slot asynchronously: wait until it has.
+  ASSERT_TRUE(sd_->WaitForLog("event=disconnect")) << sd_->log();
   std::vector<std::unique_ptr<RawConn>> held;
   int refused = 0;
-  // Slots free asynchronously (the start-up probe's), so open until one is refused.
   for (int i = 0; i < 20 && refused == 0; ++i) {
     auto conn = std::make_unique<RawConn>(sd_->socket());
     conn->SendFrame(static_cast<uint16_t>(Opcode::kInfo), 1, {});
