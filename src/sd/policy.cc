@@ -1,5 +1,7 @@
 #include "sd/policy.h"
 
+#include <fmt/format.h>
+
 #include <sstream>
 
 #include "protocol/message.h"
@@ -9,7 +11,9 @@
 namespace edgetrust::sd {
 namespace {
 
-Status Bad(const std::string& what) { return Status(ErrorCode::kInvalidArgument, "policy: " + what); }
+Status Bad(const std::string& what) {
+  return Status(ErrorCode::kInvalidArgument, "policy: " + what);
+}
 
 std::string Where(const toml::node& node) {
   const auto& src = node.source();
@@ -24,11 +28,12 @@ Result<std::set<std::string, std::less<>>> StringSet(const toml::node* node, std
   std::set<std::string, std::less<>> out;
   if (node == nullptr) return out;
   const toml::array* arr = node->as_array();
-  if (arr == nullptr) return Bad(std::string(name) + " must be an array of strings" + Where(*node));
+  if (arr == nullptr)
+    return Bad(fmt::format("{} must be an array of strings{}", name, Where(*node)));
   for (const auto& el : *arr) {
     auto s = el.value<std::string>();
-    if (!s || !el.is_string()) return Bad(std::string(name) + " must hold strings" + Where(el));
-    if (!valid(*s)) return Bad(std::string(name) + ": invalid entry \"" + *s + "\"" + Where(el));
+    if (!s || !el.is_string()) return Bad(fmt::format("{} must hold strings{}", name, Where(el)));
+    if (!valid(*s)) return Bad(fmt::format("{}: invalid entry \"{}\"{}", name, *s, Where(el)));
     out.insert(*s);
   }
   return out;
@@ -43,9 +48,8 @@ Result<Policy> Policy::FromToml(const toml::table& table) {
       return Bad("unknown key \"" + std::string(k.str()) + "\"" + Where(v));
     }
   }
-  ET_ASSIGN_OR_RETURN(p.admins_, StringSet(table.get("admins"), "admins", [](std::string_view s) {
-                        return IsValidPrincipal(s);
-                      }));
+  ET_ASSIGN_OR_RETURN(p.admins_, StringSet(table.get("admins"), "admins",
+                                           [](std::string_view s) { return IsValidPrincipal(s); }));
   if (const toml::node* g = table.get("grant")) {
     const toml::array* grants = g->as_array();
     if (grants == nullptr) return Bad("grant must be an array of tables ([[grant]])" + Where(*g));
@@ -64,17 +68,20 @@ Result<Policy> Policy::FromToml(const toml::table& table) {
         return Bad("grant needs owner = \"uid:N\" or \"container:ID\"" + Where(el));
       }
       if (!key || !IsValidKeyName(*key)) {
-        return Bad("grant needs key = \"NAME\", a valid key name (1-64 of A-Z a-z 0-9 . _ -)" + Where(el));
+        return Bad("grant needs key = \"NAME\", a valid key name (1-64 of A-Z a-z 0-9 . _ -)" +
+                   Where(el));
       }
       grant.owner = *owner;
       grant.key = *key;
       ET_ASSIGN_OR_RETURN(grant.to, StringSet(t->get("to"), "grant.to", [](std::string_view s) {
                             return IsValidPrincipal(s) || s == "*";
                           }));
-      ET_ASSIGN_OR_RETURN(grant.operations,
-                          StringSet(t->get("operations"), "grant.operations",
-                                    [](std::string_view s) { return protocol::IsPolicyOperation(s); }));
-      if (grant.to.empty()) return Bad("grant of " + grant.key + " names nobody in `to`" + Where(el));
+      ET_ASSIGN_OR_RETURN(grant.operations, StringSet(t->get("operations"), "grant.operations",
+                                                      [](std::string_view s) {
+                                                        return protocol::IsPolicyOperation(s);
+                                                      }));
+      if (grant.to.empty())
+        return Bad("grant of " + grant.key + " names nobody in `to`" + Where(el));
       if (grant.operations.empty()) {
         return Bad("grant of " + grant.key + " names no operations" + Where(el));
       }

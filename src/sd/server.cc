@@ -26,7 +26,8 @@ struct Server::Connection {
   int fd = -1;
   Peer peer;
   std::thread thread;
-  std::atomic<bool> done{false};
+  std::atomic<bool> serving{true};  // counts against the limits
+  std::atomic<bool> done{false};    // the thread may be joined and this object freed
 };
 
 namespace {
@@ -35,11 +36,13 @@ enum class ReadResult { kOk, kClosed, kTimeout, kError };
 
 // Reads exactly `size` bytes. With a deadline, gives up when it passes; without one (idle between
 // frames), waits for as long as the peer keeps the connection open.
-ReadResult ReadExact(int fd, uint8_t* out, size_t size, std::chrono::steady_clock::time_point* deadline) {
+ReadResult ReadExact(int fd, uint8_t* out, size_t size,
+                     std::chrono::steady_clock::time_point* deadline) {
   size_t off = 0;
   while (off < size) {
     if (deadline != nullptr) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return ReadResult::kTimeout;
       pollfd p{fd, POLLIN, 0};
       int rc = ::poll(&p, 1, static_cast<int>(left.count()));
@@ -131,15 +134,18 @@ Status Server::Listen() {
   const std::string& path = options_.socket_path;
   if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
     return Status(ErrorCode::kInvalidArgument, "socket path is empty or longer than " +
-                                                   std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
+                                                   std::to_string(sizeof(addr.sun_path) - 1) +
+                                                   " bytes");
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
 
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return Status(ErrorCode::kAlreadyExists, path + " exists and is not a socket");
+    if (!S_ISSOCK(st.st_mode))
+      return Status(ErrorCode::kAlreadyExists, path + " exists and is not a socket");
     int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    bool live =
+        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     if (probe >= 0) ::close(probe);
     if (live) return Status(ErrorCode::kAlreadyExists, "another daemon is serving " + path);
     ::unlink(path.c_str());  // stale, from a daemon that died
@@ -159,7 +165,8 @@ Status Server::Listen() {
   if (::chmod(path.c_str(), options_.socket_mode) != 0) {
     return Status(ErrorCode::kIoError, "chmod " + path + ": " + ErrnoText(errno));
   }
-  if (::listen(listen_fd_, 128) != 0) return Status(ErrorCode::kIoError, "listen: " + ErrnoText(errno));
+  if (::listen(listen_fd_, 128) != 0)
+    return Status(ErrorCode::kIoError, "listen: " + ErrnoText(errno));
   return Status::Ok();
 }
 
@@ -212,7 +219,8 @@ Status Server::Run() {
     if (active_.load() >= options_.max_connections) {
       SendError(fd, FrameHeader{}, Status(ErrorCode::kResourceExhausted, "too many connections"));
       ::close(fd);
-      spdlog::warn("event=connection-refused reason=too-many-connections limit={}", options_.max_connections);
+      spdlog::warn("event=connection-refused reason=too-many-connections limit={}",
+                   options_.max_connections);
       continue;
     }
     auto peer = IdentifyPeer(fd, options_.proc_root, options_.cgroup_root);
@@ -225,13 +233,15 @@ Status Server::Run() {
     std::lock_guard<std::mutex> lock(conns_mu_);
     size_t same = 0;
     for (const auto& c : conns_) {
-      if (!c->done.load() && c->peer.principal == peer->principal) ++same;
+      if (c->serving.load() && c->peer.principal == peer->principal) ++same;
     }
     if (same >= options_.max_connections_per_principal) {
-      SendError(fd, FrameHeader{}, Status(ErrorCode::kResourceExhausted, "too many connections from " + peer->principal));
+      SendError(
+          fd, FrameHeader{},
+          Status(ErrorCode::kResourceExhausted, "too many connections from " + peer->principal));
       ::close(fd);
-      spdlog::warn("event=connection-refused reason=too-many-connections principal={} limit={}", peer->principal,
-                   options_.max_connections_per_principal);
+      spdlog::warn("event=connection-refused reason=too-many-connections principal={} limit={}",
+                   peer->principal, options_.max_connections_per_principal);
       continue;
     }
     auto conn = std::make_unique<Connection>();
@@ -247,7 +257,8 @@ Status Server::Run() {
       // serving the others.
       conns_.pop_back();
       active_.fetch_sub(1);
-      SendError(fd, FrameHeader{}, Status(ErrorCode::kResourceExhausted, "cannot serve another connection now"));
+      SendError(fd, FrameHeader{},
+                Status(ErrorCode::kResourceExhausted, "cannot serve another connection now"));
       ::close(fd);
       spdlog::warn("event=connection-refused reason=\"thread: {}\"", e.what());
     }
@@ -282,11 +293,15 @@ void Server::Serve(Connection* conn) {
   } catch (const std::exception& e) {
     // Only allocation failures can get here (requests have their own boundary): drop this
     // connection, keep the daemon.
-    spdlog::error("event=connection-error principal={} error=\"{}\"", conn->peer.principal, e.what());
+    spdlog::error("event=connection-error principal={} error=\"{}\"", conn->peer.principal,
+                  e.what());
   }
-  // The peer must see the end now, not when the accept loop next reaps this thread.
+  // The peer must see the end now, not when the accept loop next reaps this thread. The slot is
+  // released before the disconnect is logged, so whoever sees the log line finds it free.
   ::shutdown(conn->fd, SHUT_RDWR);
   active_.fetch_sub(1);
+  conn->serving.store(false);
+  spdlog::debug("event=disconnect principal={} pid={}", conn->peer.principal, conn->peer.pid);
   conn->done.store(true);
 }
 
@@ -303,12 +318,14 @@ void Server::ServeFrames(Connection* conn) {
     auto deadline = std::chrono::steady_clock::now() + options_.frame_timeout;
     r = ReadExact(fd, header + 1, sizeof header - 1, &deadline);
     if (r != ReadResult::kOk) {
-      if (r == ReadResult::kTimeout) spdlog::warn("event=frame-timeout principal={} pid={}", peer.principal, peer.pid);
+      if (r == ReadResult::kTimeout)
+        spdlog::warn("event=frame-timeout principal={} pid={}", peer.principal, peer.pid);
       break;
     }
     auto h = protocol::DecodeHeader(header);
     if (!h.ok()) {
-      spdlog::warn("event=bad-frame principal={} pid={} reason=\"{}\"", peer.principal, peer.pid, h.status().message());
+      spdlog::warn("event=bad-frame principal={} pid={} reason=\"{}\"", peer.principal, peer.pid,
+                   h.status().message());
       if (h.status().code() == ErrorCode::kTooLarge) {
         FrameHeader partial;
         partial.request_id = protocol::GetU64(header + 8);
@@ -319,22 +336,28 @@ void Server::ServeFrames(Connection* conn) {
     }
     if (h->version != protocol::kProtocolVersion) {
       if (!Discard(fd, h->body_length, &deadline)) break;
-      if (!SendError(fd, *h, Status(ErrorCode::kUnsupported, "protocol version " + std::to_string(h->version) +
-                                                              " is not supported; this daemon speaks version " +
-                                                              std::to_string(protocol::kProtocolVersion)))) {
+      if (!SendError(
+              fd, *h,
+              Status(ErrorCode::kUnsupported, "protocol version " + std::to_string(h->version) +
+                                                  " is not supported; this daemon speaks version " +
+                                                  std::to_string(protocol::kProtocolVersion)))) {
         break;
       }
       continue;
     }
     if (!protocol::IsKnownOpcode(h->opcode)) {
       if (!Discard(fd, h->body_length, &deadline)) break;
-      if (!SendError(fd, *h, Status(ErrorCode::kUnsupported, "unknown opcode " + std::to_string(h->opcode)))) break;
+      if (!SendError(
+              fd, *h,
+              Status(ErrorCode::kUnsupported, "unknown opcode " + std::to_string(h->opcode))))
+        break;
       continue;
     }
     body.resize(h->body_length);
     r = ReadExact(fd, body.data(), body.size(), &deadline);
     if (r != ReadResult::kOk) {
-      if (r == ReadResult::kTimeout) spdlog::warn("event=frame-timeout principal={} pid={}", peer.principal, peer.pid);
+      if (r == ReadResult::kTimeout)
+        spdlog::warn("event=frame-timeout principal={} pid={}", peer.principal, peer.pid);
       break;
     }
     auto op = static_cast<Opcode>(h->opcode);
@@ -354,8 +377,8 @@ void Server::ServeFrames(Connection* conn) {
             const size_t size = answer.size();
             SecureWipe(answer.data(), answer.size());
             answer.clear();
-            error = Status(ErrorCode::kTooLarge,
-                           "the answer would be " + std::to_string(size) + " bytes, over the frame limit");
+            error = Status(ErrorCode::kTooLarge, "the answer would be " + std::to_string(size) +
+                                                     " bytes, over the frame limit");
           }
         } else {
           error = result.status();
@@ -364,8 +387,8 @@ void Server::ServeFrames(Connection* conn) {
     }
     bool sent;
     if (!error.ok()) {
-      spdlog::debug("event=request-failed principal={} op={} error=\"{}\"", peer.principal, protocol::OpcodeName(op),
-                    error.ToString());
+      spdlog::debug("event=request-failed principal={} op={} error=\"{}\"", peer.principal,
+                    protocol::OpcodeName(op), error.ToString());
       sent = SendError(fd, *h, error);
     } else {
       FrameHeader out;
@@ -377,7 +400,6 @@ void Server::ServeFrames(Connection* conn) {
     }
     if (!sent) break;
   }
-  spdlog::debug("event=disconnect principal={} pid={}", peer.principal, peer.pid);
 }
 
 }  // namespace edgetrust::sd
