@@ -67,8 +67,9 @@ struct InProcessSign {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     unsigned char sig[128];
     size_t len = sizeof sig;
-    bool ok = EVP_DigestSignInit(ctx, nullptr, ed25519 ? nullptr : EVP_sha256(), nullptr, key) == 1 &&
-              EVP_DigestSign(ctx, sig, &len, msg, sizeof msg - 1) == 1;
+    bool ok =
+        EVP_DigestSignInit(ctx, nullptr, ed25519 ? nullptr : EVP_sha256(), nullptr, key) == 1 &&
+        EVP_DigestSign(ctx, sig, &len, msg, sizeof msg - 1) == 1;
     EVP_MD_CTX_free(ctx);
     return ok;
   }
@@ -96,7 +97,8 @@ struct DaemonPipelined {
     using edgetrust::protocol::Field;
     using edgetrust::protocol::Opcode;
     edgetrust::protocol::Message m;
-    m.PutString(Field::kName, key).PutBytes(Field::kData, AsBytes("benchmark message of typical size"));
+    m.PutString(Field::kName, key)
+        .PutBytes(Field::kData, AsBytes("benchmark message of typical size"));
     std::vector<uint64_t> ids;
     for (int i = 0; i < window; ++i) {
       auto id = c->Send(Opcode::kSign, m);
@@ -127,8 +129,10 @@ int main(int argc, char** argv) {
   double seconds = 2.0;
   int key_count = 1000;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atof(argv[++i]);
-    else if (std::strcmp(argv[i], "--keys") == 0 && i + 1 < argc) key_count = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+      seconds = std::atof(argv[++i]);
+    else if (std::strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
+      key_count = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr, "usage: sd_bench [--seconds S] [--keys N]\n");
       return 2;
@@ -144,7 +148,8 @@ int main(int argc, char** argv) {
   }
   double startup_ms = Seconds(Clock::now() - t0) * 1000;
   auto admin = std::move(Client::Connect(sd.socket())).value();
-  if (!admin->CreateKey("p256", KeyType::kEcdsaP256).ok() || !admin->CreateKey("ed", KeyType::kEd25519).ok() ||
+  if (!admin->CreateKey("p256", KeyType::kEcdsaP256).ok() ||
+      !admin->CreateKey("ed", KeyType::kEd25519).ok() ||
       !admin->CreateKey("mac", KeyType::kHmacSha256).ok()) {
     std::fprintf(stderr, "key creation failed\n");
     return 1;
@@ -156,7 +161,8 @@ int main(int argc, char** argv) {
   std::printf("EdgeTrust secure-domain benchmark (emulated backend), %u cores, %.1f s per row\n",
               std::thread::hardware_concurrency(), seconds);
   std::printf("| %-52s | %12s | %-8s |\n", "measurement", "value", "unit");
-  std::printf("|%s|%s|%s|\n", std::string(54, '-').c_str(), std::string(14, '-').c_str(), std::string(10, '-').c_str());
+  std::printf("|%s|%s|%s|\n", std::string(54, '-').c_str(), std::string(14, '-').c_str(),
+              std::string(10, '-').c_str());
 
   double inproc_p256 = Throughput(1, seconds, InProcessSign{p256, false});
   Row("ECDSA P-256 sign, in-process OpenSSL, 1 thread", inproc_p256, "ops/s");
@@ -211,7 +217,8 @@ int main(int argc, char** argv) {
   std::printf("metric sd_ecdsa_p256_sign_daemon_1client_ops %.0f\n", sd_p256_1);
   std::printf("metric sd_ecdsa_p256_sign_daemon_2clients_ops %.0f\n", sd_p256_2);
   std::printf("metric sd_ecdsa_p256_sign_daemon_pipelined_ops %.0f\n", sd_p256_pipe);
-  std::printf("metric sd_ecdsa_p256_sign_ratio_daemon_1client_vs_inprocess %.3f\n", sd_p256_1 / inproc_p256);
+  std::printf("metric sd_ecdsa_p256_sign_ratio_daemon_1client_vs_inprocess %.3f\n",
+              sd_p256_1 / inproc_p256);
   std::printf("metric sd_ecdsa_p256_sign_ratio_daemon_best_vs_inprocess_1core %.3f\n",
               std::max({sd_p256_1, sd_p256_2, sd_p256_pipe}) / inproc_p256);
   std::printf("metric sd_ed25519_sign_ratio_daemon_vs_inprocess %.3f\n", sd_ed / inproc_ed);

@@ -1,15 +1,13 @@
 // The `edgetrust` CLI end to end against the real daemon, with every artefact checked by the
 // stock openssl CLI or python3, as a user would.
 #include <gtest/gtest.h>
-
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
-
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -84,7 +82,8 @@ TEST_F(CliTest, SignaturesOfEveryTypeVerifyWithOpenssl) {
   std::vector<Case> cases = {
       {"ecdsa-p256", {"dgst", "-sha256"}},
       {"ecdsa-p384", {"dgst", "-sha384"}},
-      {"rsa-3072", {"dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"}},
+      {"rsa-3072",
+       {"dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.type);
@@ -94,7 +93,8 @@ TEST_F(CliTest, SignaturesOfEveryTypeVerifyWithOpenssl) {
       Ok({"sign", "k-" + c.type, "--in", F(file), "--out", F(file + ".sig")});
       std::vector<std::string> argv = {"openssl"};
       argv.insert(argv.end(), c.verify.begin(), c.verify.end());
-      argv.insert(argv.end(), {"-verify", F(c.type + ".pem"), "-signature", F(file + ".sig"), F(file)});
+      argv.insert(argv.end(),
+                  {"-verify", F(c.type + ".pem"), "-signature", F(file + ".sig"), F(file)});
       auto r = RunCommand(argv);
       EXPECT_EQ(r.exit_code, 0) << file << ": " << r.out << r.err;
       EXPECT_NE(r.out.find("Verified OK"), std::string::npos) << r.out;
@@ -104,20 +104,23 @@ TEST_F(CliTest, SignaturesOfEveryTypeVerifyWithOpenssl) {
   Ok({"key", "create", "ed", "--type", "ed25519"});
   Ok({"key", "public", "ed", "--out", F("ed.pem")});
   Ok({"sign", "ed", "--in", F("small.txt"), "--out", F("ed.sig")});
-  auto r = RunCommand({"openssl", "pkeyutl", "-verify", "-pubin", "-inkey", F("ed.pem"), "-rawin", "-in",
-                       F("small.txt"), "-sigfile", F("ed.sig")});
+  auto r = RunCommand({"openssl", "pkeyutl", "-verify", "-pubin", "-inkey", F("ed.pem"), "-rawin",
+                       "-in", F("small.txt"), "-sigfile", F("ed.sig")});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   // Ed25519 signs whole messages only, so a file over the frame limit is a clear error.
-  EXPECT_NE(Fails({"sign", "ed", "--in", F("large.bin"), "--out", F("x.sig")}).find("Ed25519"), std::string::npos);
+  EXPECT_NE(Fails({"sign", "ed", "--in", F("large.bin"), "--out", F("x.sig")}).find("Ed25519"),
+            std::string::npos);
 
   // A modified file no longer verifies: exit 1 with one line.
   WriteText(F("small.txt"), "gateway firmware manifest (modified)\n");
-  EXPECT_NE(Fails({"verify", "k-ecdsa-p256", "--in", F("small.txt"), "--sig", F("small.txt.sig")}).find("not valid"),
+  EXPECT_NE(Fails({"verify", "k-ecdsa-p256", "--in", F("small.txt"), "--sig", F("small.txt.sig")})
+                .find("not valid"),
             std::string::npos);
 }
 
 TEST_F(CliTest, KeyLifecycleWithJson) {
-  auto created = json::parse(Ok({"--json", "key", "create", "device-identity", "--type", "ecdsa-p256"}));
+  auto created =
+      json::parse(Ok({"--json", "key", "create", "device-identity", "--type", "ecdsa-p256"}));
   EXPECT_EQ(created["name"], "device-identity");
   EXPECT_EQ(created["type"], "ecdsa-p256");
   EXPECT_EQ(created["state"], "ok");
@@ -134,7 +137,8 @@ TEST_F(CliTest, KeyLifecycleWithJson) {
   Ok({"key", "delete", "records"});
   EXPECT_EQ(json::parse(Ok({"key", "list", "--json"})).size(), 1u);
   Fails({"key", "delete", "records"});
-  EXPECT_NE(Fails({"key", "create", "device-identity", "--type", "ecdsa-p256"}).find("exists"), std::string::npos);
+  EXPECT_NE(Fails({"key", "create", "device-identity", "--type", "ecdsa-p256"}).find("exists"),
+            std::string::npos);
   auto info = json::parse(Ok({"info", "--json"}));
   EXPECT_EQ(info["backend"], "emulated");
   EXPECT_EQ(info["key_count"], 1);
@@ -148,9 +152,10 @@ TEST_F(CliTest, EncryptDecryptMacDeriveRandom) {
   EXPECT_EQ(ReadText(F("rec.enc")).size(), record.size() + 28);
   Ok({"decrypt", "box", "--in", F("rec.enc"), "--out", F("rec.out"), "--aad", "sensor-42"});
   EXPECT_EQ(ReadText(F("rec.out")), record);
-  EXPECT_NE(Fails({"decrypt", "box", "--in", F("rec.enc"), "--out", F("bad.out"), "--aad", "sensor-43"})
-                .find("authentication failed"),
-            std::string::npos);
+  EXPECT_NE(
+      Fails({"decrypt", "box", "--in", F("rec.enc"), "--out", F("bad.out"), "--aad", "sensor-43"})
+          .find("authentication failed"),
+      std::string::npos);
 
   Ok({"key", "create", "m", "--type", "hmac-sha256"});
   WriteText(F("data"), "hello");
@@ -162,7 +167,8 @@ TEST_F(CliTest, EncryptDecryptMacDeriveRandom) {
   wrong[0] = wrong[0] == '0' ? '1' : '0';
   Fails({"mac", "m", "--in", F("data"), "--verify", wrong});
 
-  auto derived = json::parse(Ok({"--json", "derive", "m", "telemetry", "--info", "telemetry v1", "--type", "aes-256"}));
+  auto derived = json::parse(
+      Ok({"--json", "derive", "m", "telemetry", "--info", "telemetry v1", "--type", "aes-256"}));
   EXPECT_EQ(derived["type"], "aes-256");
   Ok({"encrypt", "telemetry", "--in", F("data"), "--out", F("data.enc")});
 
@@ -175,15 +181,17 @@ TEST_F(CliTest, EncryptDecryptMacDeriveRandom) {
 TEST_F(CliTest, EcdhWithAnOpensslPeerAgreesOnTheSecret) {
   Ok({"key", "create", "dh", "--type", "ecdsa-p256"});
   Ok({"key", "public", "dh", "--out", F("dh.pem")});
-  ASSERT_EQ(RunCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-                        F("peer.key")})
+  ASSERT_EQ(RunCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", F("peer.key")})
                 .exit_code,
             0);
-  ASSERT_EQ(RunCommand({"openssl", "pkey", "-in", F("peer.key"), "-pubout", "-out", F("peer.pem")}).exit_code, 0);
+  ASSERT_EQ(RunCommand({"openssl", "pkey", "-in", F("peer.key"), "-pubout", "-out", F("peer.pem")})
+                .exit_code,
+            0);
   Ok({"ecdh", "dh", "shared", "--peer", F("peer.pem"), "--info", "link"});
   // The peer's side with openssl: raw ECDH secret, then HKDF-SHA256 (no salt, info "link").
-  ASSERT_EQ(RunCommand({"openssl", "pkeyutl", "-derive", "-inkey", F("peer.key"), "-peerkey", F("dh.pem"), "-out",
-                        F("z.bin")})
+  ASSERT_EQ(RunCommand({"openssl", "pkeyutl", "-derive", "-inkey", F("peer.key"), "-peerkey",
+                        F("dh.pem"), "-out", F("z.bin")})
                 .exit_code,
             0);
   const std::string script = R"PY(
@@ -203,7 +211,8 @@ print(h.finalize().hex())
 }
 
 TEST_F(CliTest, ErrorsAreOneLineWithTheRightExitCode) {
-  EXPECT_NE(Fails({"sign", "missing", "--in", "/etc/hostname", "--out", F("s")}).find("no key named missing"),
+  EXPECT_NE(Fails({"sign", "missing", "--in", "/etc/hostname", "--out", F("s")})
+                .find("no key named missing"),
             std::string::npos);
   auto usage = Cli({"key", "create", "x", "--type", "dsa-1024"});
   EXPECT_EQ(usage.exit_code, 2) << usage.err;
@@ -212,8 +221,9 @@ TEST_F(CliTest, ErrorsAreOneLineWithTheRightExitCode) {
   auto no_daemon = RunCommand({CliBinary(), "--socket", F("nowhere.sock"), "info"});
   EXPECT_EQ(no_daemon.exit_code, 1);
   EXPECT_NE(no_daemon.err.find("cannot connect"), std::string::npos) << no_daemon.err;
-  EXPECT_NE(Fails({"sign", "x", "--in", F("does-not-exist"), "--out", F("s")}).find("does-not-exist"),
-            std::string::npos);
+  EXPECT_NE(
+      Fails({"sign", "x", "--in", F("does-not-exist"), "--out", F("s")}).find("does-not-exist"),
+      std::string::npos);
   // --help works for the program and for commands.
   auto help = RunCommand({CliBinary(), "sign", "--help"});
   EXPECT_EQ(help.exit_code, 0);
@@ -239,17 +249,20 @@ TEST(CliRefusalTest, DaemonRefusalReachesTheUserWithItsReason) {
 
 TEST_F(CliTest, SocketFromEnvironmentAndSecondUidIsolation) {
   Ok({"key", "create", "root-key", "--type", "ed25519"});
-  auto r = RunCommand({"/usr/bin/env", "EDGETRUST_SOCKET=" + sd_->socket(), CliBinary(), "key", "list", "--json"});
+  auto r = RunCommand(
+      {"/usr/bin/env", "EDGETRUST_SOCKET=" + sd_->socket(), CliBinary(), "key", "list", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out).size(), 1u);
   if (!IsRoot()) GTEST_SKIP() << "needs root to switch to a second uid";
-  auto theirs = RunCommandAs(65534, 65534, {CliBinary(), "--socket", sd_->socket(), "key", "list", "--json"});
+  auto theirs =
+      RunCommandAs(65534, 65534, {CliBinary(), "--socket", sd_->socket(), "key", "list", "--json"});
   ASSERT_EQ(theirs.exit_code, 0) << theirs.err;
   EXPECT_EQ(json::parse(theirs.out).size(), 0u);
   WriteText(F("m"), "x");
   ::chmod(F("m").c_str(), 0644);
   auto denied = RunCommandAs(65534, 65534,
-                             {CliBinary(), "--socket", sd_->socket(), "sign", "uid:0/root-key", "--in", F("m"), "--out", "/dev/null"});
+                             {CliBinary(), "--socket", sd_->socket(), "sign", "uid:0/root-key",
+                              "--in", F("m"), "--out", "/dev/null"});
   EXPECT_EQ(denied.exit_code, 1);
   EXPECT_NE(denied.err.find("has no grant to sign"), std::string::npos) << denied.err;
 }

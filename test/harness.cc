@@ -33,11 +33,12 @@ TempDir::~TempDir() {
 
 namespace {
 
-CommandResult RunImpl(const std::vector<std::string>& argv, const std::string& input, uid_t uid, gid_t gid,
-                      bool switch_user) {
+CommandResult RunImpl(const std::vector<std::string>& argv, const std::string& input, uid_t uid,
+                      gid_t gid, bool switch_user) {
   CommandResult result;
   int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     return result;
   }
   std::vector<char*> args;
@@ -50,7 +51,8 @@ CommandResult RunImpl(const std::vector<std::string>& argv, const std::string& i
     ::dup2(err_pipe[1], 2);
     if (switch_user) {
       gid_t groups[1] = {gid};
-      if (::setgroups(1, groups) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0) {
+      if (::setgroups(1, groups) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+          ::setresuid(uid, uid, uid) != 0) {
         ::_exit(126);
       }
     }
@@ -121,7 +123,8 @@ bool IsRoot() { return ::geteuid() == 0; }
 std::string SdBinary() { return EDGETRUST_SD_BIN; }
 std::string CliBinary() { return EDGETRUST_CLI_BIN; }
 
-SdProcess::SdProcess(const TempDir& dir, Options options) : dir_(dir), options_(std::move(options)) {
+SdProcess::SdProcess(const TempDir& dir, Options options)
+    : dir_(dir), options_(std::move(options)) {
   if (options_.state_dir.empty()) options_.state_dir = dir.File("state");
   if (options_.socket.empty()) options_.socket = dir.File("run/sd.sock");
   log_path_ = dir.File("sd.log");
@@ -132,8 +135,9 @@ SdProcess::~SdProcess() {
 }
 
 bool SdProcess::Start() {
-  std::vector<std::string> argv = {SdBinary(), "--state-dir", options_.state_dir, "--socket", options_.socket,
-                                   "--log-level", "debug"};
+  std::vector<std::string> argv = {SdBinary(), "--state-dir",   options_.state_dir,
+                                   "--socket", options_.socket, "--log-level",
+                                   "debug"};
   if (IsRoot()) {
     argv.push_back("--user");
     argv.push_back("daemon");

@@ -45,9 +45,9 @@ bool IsRoot();
 class SdProcess {
  public:
   struct Options {
-    std::string state_dir;   // default: <tmp>/state
-    std::string socket;      // default: <tmp>/run/sd.sock
-    std::string config_text; // written to <tmp>/sd.toml and passed with --config when non-empty
+    std::string state_dir;    // default: <tmp>/state
+    std::string socket;       // default: <tmp>/run/sd.sock
+    std::string config_text;  // written to <tmp>/sd.toml and passed with --config when non-empty
     std::vector<std::string> extra_args;
   };
   explicit SdProcess(const TempDir& dir) : SdProcess(dir, Options{}) {}

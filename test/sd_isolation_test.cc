@@ -1,7 +1,7 @@
 // Principals and policy: a second uid neither sees nor uses the first uid's keys unless the
 // policy grants it. Tests run as root and drop to `nobody` in a child process.
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,12 +33,12 @@ int AsNobody(const std::function<int()>& body) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 101;
 }
 
-#define CHILD_EXPECT(cond)                                            \
-  do {                                                                \
-    if (!(cond)) {                                                    \
+#define CHILD_EXPECT(cond)                                                         \
+  do {                                                                             \
+    if (!(cond)) {                                                                 \
       std::fprintf(stderr, "child check failed: %s (line %d)\n", #cond, __LINE__); \
-      return 1;                                                       \
-    }                                                                 \
+      return 1;                                                                    \
+    }                                                                              \
   } while (0)
 
 class SdIsolationTest : public ::testing::Test {
@@ -87,12 +87,16 @@ TEST_F(SdIsolationTest, SecondUidCannotSeeOrUseKeysWithoutPolicy) {
     CHILD_EXPECT(cl.ListKeys("uid:0").status().code() == ErrorCode::kPermissionDenied);
     // Same name in its own namespace: not found; named with root's principal: refused.
     CHILD_EXPECT(cl.Sign("device-identity", AsBytes("x")).status().code() == ErrorCode::kNotFound);
-    CHILD_EXPECT(cl.Sign("uid:0/device-identity", AsBytes("x")).status().code() == ErrorCode::kPermissionDenied);
-    CHILD_EXPECT(cl.PublicKeyPem("uid:0/device-identity").status().code() == ErrorCode::kPermissionDenied);
-    CHILD_EXPECT(cl.Decrypt("uid:0/records", ciphertext).status().code() == ErrorCode::kPermissionDenied);
+    CHILD_EXPECT(cl.Sign("uid:0/device-identity", AsBytes("x")).status().code() ==
+                 ErrorCode::kPermissionDenied);
+    CHILD_EXPECT(cl.PublicKeyPem("uid:0/device-identity").status().code() ==
+                 ErrorCode::kPermissionDenied);
+    CHILD_EXPECT(cl.Decrypt("uid:0/records", ciphertext).status().code() ==
+                 ErrorCode::kPermissionDenied);
     CHILD_EXPECT(cl.DeleteKey("uid:0/records").code() == ErrorCode::kPermissionDenied);
     // A refusal does not reveal existence: a missing key of root's is refused the same way.
-    CHILD_EXPECT(cl.Sign("uid:0/no-such-key", AsBytes("x")).status().code() == ErrorCode::kPermissionDenied);
+    CHILD_EXPECT(cl.Sign("uid:0/no-such-key", AsBytes("x")).status().code() ==
+                 ErrorCode::kPermissionDenied);
     // Its own key of the same name is independent of root's.
     CHILD_EXPECT(cl.CreateKey("device-identity", KeyType::kEd25519).ok());
     auto mine = cl.ListKeys();
@@ -134,7 +138,8 @@ operations = ["sign", "public"]
     CHILD_EXPECT(cl.Verify("uid:0/shared-signer", AsBytes("granted"), *sig).status().code() ==
                  ErrorCode::kPermissionDenied);
     CHILD_EXPECT(cl.DeleteKey("uid:0/shared-signer").code() == ErrorCode::kPermissionDenied);
-    CHILD_EXPECT(cl.Sign("uid:0/private-signer", AsBytes("x")).status().code() == ErrorCode::kPermissionDenied);
+    CHILD_EXPECT(cl.Sign("uid:0/private-signer", AsBytes("x")).status().code() ==
+                 ErrorCode::kPermissionDenied);
     // A grant does not make the key appear in the grantee's own listing.
     auto keys = cl.ListKeys();
     CHILD_EXPECT(keys.ok() && keys->empty());

@@ -33,8 +33,8 @@ class SdOperationsTest : public ::testing::Test {
   }
 
   // Verifies a signature over `message` with the openssl CLI and the exported public key.
-  void ExpectOpensslVerifies(const std::string& key, KeyType type, const std::string& message, const Bytes& sig,
-                             bool expect_ok = true) {
+  void ExpectOpensslVerifies(const std::string& key, KeyType type, const std::string& message,
+                             const Bytes& sig, bool expect_ok = true) {
     auto pem = client_->PublicKeyPem(key);
     ASSERT_TRUE(pem.ok()) << pem.status().ToString();
     WriteText(dir_.File("pub.pem"), *pem);
@@ -43,16 +43,41 @@ class SdOperationsTest : public ::testing::Test {
     std::vector<std::string> argv;
     switch (type) {
       case KeyType::kEd25519:
-        argv = {"openssl", "pkeyutl", "-verify", "-pubin", "-inkey", dir_.File("pub.pem"), "-rawin",
-                "-in", dir_.File("msg.bin"), "-sigfile", dir_.File("sig.bin")};
+        argv = {"openssl",
+                "pkeyutl",
+                "-verify",
+                "-pubin",
+                "-inkey",
+                dir_.File("pub.pem"),
+                "-rawin",
+                "-in",
+                dir_.File("msg.bin"),
+                "-sigfile",
+                dir_.File("sig.bin")};
         break;
       case KeyType::kRsa3072:
-        argv = {"openssl", "dgst", "-sha256", "-verify", dir_.File("pub.pem"), "-sigopt", "rsa_padding_mode:pss",
-                "-sigopt", "rsa_pss_saltlen:32", "-signature", dir_.File("sig.bin"), dir_.File("msg.bin")};
+        argv = {"openssl",
+                "dgst",
+                "-sha256",
+                "-verify",
+                dir_.File("pub.pem"),
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:32",
+                "-signature",
+                dir_.File("sig.bin"),
+                dir_.File("msg.bin")};
         break;
       default:
-        argv = {"openssl", "dgst", type == KeyType::kEcdsaP384 ? "-sha384" : "-sha256", "-verify",
-                dir_.File("pub.pem"), "-signature", dir_.File("sig.bin"), dir_.File("msg.bin")};
+        argv = {"openssl",
+                "dgst",
+                type == KeyType::kEcdsaP384 ? "-sha384" : "-sha256",
+                "-verify",
+                dir_.File("pub.pem"),
+                "-signature",
+                dir_.File("sig.bin"),
+                dir_.File("msg.bin")};
     }
     auto r = RunCommand(argv);
     if (expect_ok) {
@@ -77,7 +102,8 @@ TEST_F(SdOperationsTest, InfoNamesBackendAndCaller) {
   EXPECT_EQ(info->protocol_version, 1u);
   EXPECT_EQ(info->principal, "uid:" + std::to_string(::geteuid()));
   EXPECT_EQ(info->key_count, 0u);
-  EXPECT_NE(std::find(info->supported.begin(), info->supported.end(), "key-type:rsa-3072"), info->supported.end());
+  EXPECT_NE(std::find(info->supported.begin(), info->supported.end(), "key-type:rsa-3072"),
+            info->supported.end());
 }
 
 class SigningTypes : public SdOperationsTest, public ::testing::WithParamInterface<KeyType> {};
@@ -113,8 +139,8 @@ TEST_P(SigningTypes, SignVerifiesWithOpensslAndDaemon) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSigningTypes, SigningTypes,
-                         ::testing::Values(KeyType::kEcdsaP256, KeyType::kEcdsaP384, KeyType::kEd25519,
-                                           KeyType::kRsa3072),
+                         ::testing::Values(KeyType::kEcdsaP256, KeyType::kEcdsaP384,
+                                           KeyType::kEd25519, KeyType::kRsa3072),
                          [](const auto& p) {
                            std::string n(KeyTypeName(p.param));
                            std::replace(n.begin(), n.end(), '-', '_');
@@ -141,8 +167,8 @@ TEST_F(SdOperationsTest, SignDigestMatchesOpensslForEcdsaAndRsaVariants) {
   ASSERT_TRUE(pkcs1.ok()) << pkcs1.status().ToString();
   WriteText(dir_.File("rsa.pem"), *client_->PublicKeyPem("rsa"));
   WriteText(dir_.File("pkcs1.sig"), Str(*pkcs1));
-  auto r = RunCommand({"openssl", "dgst", "-sha256", "-verify", dir_.File("rsa.pem"), "-signature", dir_.File("pkcs1.sig"),
-                dir_.File("m.bin")});
+  auto r = RunCommand({"openssl", "dgst", "-sha256", "-verify", dir_.File("rsa.pem"), "-signature",
+                       dir_.File("pkcs1.sig"), dir_.File("m.bin")});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 
   // Wrong digest length and a mismatched algorithm are clear errors.
@@ -164,11 +190,13 @@ TEST_F(SdOperationsTest, AeadRoundTripBindsAssociatedData) {
   ASSERT_TRUE(pt.ok()) << pt.status().ToString();
   EXPECT_EQ(Str(*pt), record);
 
-  EXPECT_EQ(client_->Decrypt("records", *ct, AsBytes("sensor-43")).status().code(), ErrorCode::kVerifyFailed);
+  EXPECT_EQ(client_->Decrypt("records", *ct, AsBytes("sensor-43")).status().code(),
+            ErrorCode::kVerifyFailed);
   EXPECT_EQ(client_->Decrypt("records", *ct).status().code(), ErrorCode::kVerifyFailed);
   Bytes flipped = *ct;
   flipped[14] ^= 0x80;
-  EXPECT_EQ(client_->Decrypt("records", flipped, AsBytes("sensor-42")).status().code(), ErrorCode::kVerifyFailed);
+  EXPECT_EQ(client_->Decrypt("records", flipped, AsBytes("sensor-42")).status().code(),
+            ErrorCode::kVerifyFailed);
   EXPECT_EQ(client_->Decrypt("records", Bytes(10, 0)).status().code(), ErrorCode::kInvalidArgument);
 
   // Two encryptions of one record differ (fresh nonce each time).
@@ -196,7 +224,8 @@ TEST_F(SdOperationsTest, MacAndMacVerify) {
   Bytes bad = *mac;
   bad[0] ^= 1;
   EXPECT_FALSE(*client_->MacVerify("mac", AsBytes("hello"), bad));
-  EXPECT_FALSE(*client_->MacVerify("mac", AsBytes("hello"), Bytes(mac->begin(), mac->begin() + 16)));
+  EXPECT_FALSE(
+      *client_->MacVerify("mac", AsBytes("hello"), Bytes(mac->begin(), mac->begin() + 16)));
 }
 
 TEST_F(SdOperationsTest, HkdfDerivationIsDeterministicAndInfoSeparated) {
@@ -204,7 +233,8 @@ TEST_F(SdOperationsTest, HkdfDerivationIsDeterministicAndInfoSeparated) {
   ASSERT_TRUE(client_->Derive("base", "d1", AsBytes("telemetry v1")).ok());
   ASSERT_TRUE(client_->Derive("base", "d2", AsBytes("telemetry v1")).ok());
   ASSERT_TRUE(client_->Derive("base", "d3", AsBytes("commands v1")).ok());
-  auto derived_aes = client_->Derive("base", "d4", AsBytes("records"), AsBytes("salt"), KeyType::kAes256);
+  auto derived_aes =
+      client_->Derive("base", "d4", AsBytes("records"), AsBytes("salt"), KeyType::kAes256);
   ASSERT_TRUE(derived_aes.ok()) << derived_aes.status().ToString();
   EXPECT_EQ(derived_aes->type, "aes-256");
 
@@ -218,7 +248,8 @@ TEST_F(SdOperationsTest, HkdfDerivationIsDeterministicAndInfoSeparated) {
   auto ct = client_->Encrypt("d4", AsBytes("secret"));
   ASSERT_TRUE(ct.ok());
 
-  EXPECT_EQ(client_->Derive("base", "d1", AsBytes("again")).status().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(client_->Derive("base", "d1", AsBytes("again")).status().code(),
+            ErrorCode::kAlreadyExists);
   ASSERT_TRUE(client_->CreateKey("sig", KeyType::kEd25519).ok());
   EXPECT_EQ(client_->Derive("sig", "d5", AsBytes("x")).status().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(client_->Derive("base", "d6", AsBytes("x"), {}, KeyType::kEd25519).status().code(),
@@ -246,7 +277,8 @@ open(sys.argv[2], 'wb').write(peer.public_key().public_bytes(serialization.Encod
 print(h.finalize().hex())
 )PY";
   WriteText(dir_.File("peer.py"), script);
-  auto r = RunCommand({"/usr/bin/python3", dir_.File("peer.py"), dir_.File("our.pem"), dir_.File("peer.pem")});
+  auto r = RunCommand(
+      {"/usr/bin/python3", dir_.File("peer.py"), dir_.File("our.pem"), dir_.File("peer.pem")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string peer_pem = ReadText(dir_.File("peer.pem"));
   auto created = client_->Ecdh("dh", AsBytes(peer_pem), "link", AsBytes("leaf-7 link"));
@@ -263,11 +295,14 @@ print(h.finalize().hex())
   EXPECT_EQ(hex + "\n", r.out);
 
   // A P-384 peer key and garbage are refused with clear errors.
-  auto p384 = RunCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"});
+  auto p384 =
+      RunCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"});
   ASSERT_EQ(p384.exit_code, 0);
   auto p384_pub = RunCommand({"openssl", "pkey", "-pubout"}, p384.out);
-  EXPECT_EQ(client_->Ecdh("dh", AsBytes(p384_pub.out), "x1").status().code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(client_->Ecdh("dh", AsBytes("not a key"), "x2").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client_->Ecdh("dh", AsBytes(p384_pub.out), "x1").status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client_->Ecdh("dh", AsBytes("not a key"), "x2").status().code(),
+            ErrorCode::kInvalidArgument);
 }
 
 TEST_F(SdOperationsTest, RandomBytes) {
@@ -286,9 +321,12 @@ TEST_F(SdOperationsTest, ListDeleteAndErrors) {
   ASSERT_TRUE(client_->CreateKey("a", KeyType::kEd25519).ok());
   ASSERT_TRUE(client_->CreateKey("b", KeyType::kAes256).ok());
   EXPECT_EQ(client_->CreateKey("a", KeyType::kEd25519).status().code(), ErrorCode::kAlreadyExists);
-  EXPECT_EQ(client_->CreateKey("../etc", KeyType::kEd25519).status().code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(client_->CreateKey(".hidden", KeyType::kEd25519).status().code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(client_->CreateKey(std::string(65, 'x'), KeyType::kEd25519).status().code(), ErrorCode::kTooLarge);
+  EXPECT_EQ(client_->CreateKey("../etc", KeyType::kEd25519).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client_->CreateKey(".hidden", KeyType::kEd25519).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client_->CreateKey(std::string(65, 'x'), KeyType::kEd25519).status().code(),
+            ErrorCode::kTooLarge);
 
   auto keys = client_->ListKeys();
   ASSERT_TRUE(keys.ok());

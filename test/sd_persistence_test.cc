@@ -1,5 +1,6 @@
 // The state folder: keys survive restarts; flipped, swapped and renamed objects are reported as
-// tampering; kill -9 in the middle of key creation leaves a readable store with nothing half-written.
+// tampering; kill -9 in the middle of key creation leaves a readable store with nothing
+// half-written.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -37,7 +38,8 @@ class SdPersistenceTest : public ::testing::Test {
     if (sd_ && sd_->running()) sd_->Stop();
   }
   std::string KeyFile(const std::string& name) const {
-    return dir_.File("state/keys/") + sd::RecordFileName("uid:" + std::to_string(::geteuid()), name);
+    return dir_.File("state/keys/") +
+           sd::RecordFileName("uid:" + std::to_string(::geteuid()), name);
   }
 
   TempDir dir_;
@@ -121,7 +123,8 @@ TEST_F(SdPersistenceTest, SwappedFilesAreReportedAsTampering) {
   EXPECT_EQ(client_->Sign("beta", AsBytes("x")).status().code(), ErrorCode::kTampered);
   auto keys = client_->ListKeys();
   ASSERT_TRUE(keys.ok());
-  for (const auto& k : *keys) EXPECT_EQ(k.state.rfind("tampered", 0), 0u) << k.name << ": " << k.state;
+  for (const auto& k : *keys)
+    EXPECT_EQ(k.state.rfind("tampered", 0), 0u) << k.name << ": " << k.state;
 }
 
 TEST_F(SdPersistenceTest, RenamedFileIsReportedAsTampering) {
@@ -236,7 +239,8 @@ TEST_F(SdPersistenceTest, MissingRootKeyWithStoredKeysIsRefused) {
   fs::remove(dir_.File("state/root.key"));
   SdProcess again(dir_);
   EXPECT_FALSE(again.Start());
-  EXPECT_NE(again.log().find("refusing to create a new root key"), std::string::npos) << again.log();
+  EXPECT_NE(again.log().find("refusing to create a new root key"), std::string::npos)
+      << again.log();
 }
 
 TEST_F(SdPersistenceTest, RootKeyReadableByOthersIsRefused) {

@@ -36,8 +36,11 @@ class RawConn {
   }
   ~RawConn() { ::close(fd_); }
   bool connected() const { return connected_; }
-  void Send(const Bytes& b) { ASSERT_EQ(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size())); }
-  void SendFrame(uint16_t opcode, uint64_t id, const Bytes& body, uint16_t version = protocol::kProtocolVersion) {
+  void Send(const Bytes& b) {
+    ASSERT_EQ(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size()));
+  }
+  void SendFrame(uint16_t opcode, uint64_t id, const Bytes& body,
+                 uint16_t version = protocol::kProtocolVersion) {
     FrameHeader h;
     h.version = version;
     h.opcode = opcode;
@@ -199,9 +202,9 @@ TEST_F(SdProtocolTest, MalformedBodiesGetMalformedAnswers) {
   RawConn conn(sd_->socket());
   uint64_t id = 10;
   std::vector<Bytes> bodies = {
-      {0x00, 0x01, 0x00, 0x00},                          // truncated field header
-      {0x00, 0x01, 0x00, 0x00, 0x00, 0x10, 'a'},         // field runs past the body
-      {0x7F, 0x7F, 0x00, 0x00, 0x00, 0x00},              // unknown tag
+      {0x00, 0x01, 0x00, 0x00},                   // truncated field header
+      {0x00, 0x01, 0x00, 0x00, 0x00, 0x10, 'a'},  // field runs past the body
+      {0x7F, 0x7F, 0x00, 0x00, 0x00, 0x00},       // unknown tag
   };
   // Name with invalid UTF-8, and Create without its required type.
   Message bad_utf8;
@@ -211,7 +214,9 @@ TEST_F(SdProtocolTest, MalformedBodiesGetMalformedAnswers) {
   missing.PutString(Field::kName, "k");
   bodies.push_back(missing.Encode());
   Message repeated;
-  repeated.PutString(Field::kName, "k").PutString(Field::kName, "k").PutString(Field::kKeyType, "ed25519");
+  repeated.PutString(Field::kName, "k")
+      .PutString(Field::kName, "k")
+      .PutString(Field::kKeyType, "ed25519");
   bodies.push_back(repeated.Encode());
   for (const auto& b : bodies) {
     conn.SendFrame(static_cast<uint16_t>(Opcode::kKeyCreate), id, b);
@@ -233,7 +238,7 @@ TEST_F(SdProtocolTest, StalledFrameTimesOutWithoutStallingOthers) {
   h.body_length = 50;
   auto header = protocol::EncodeHeader(h);
   stalled.Send(Bytes(header.begin(), header.begin() + 10));  // half a header, then nothing
-  ExpectServesOthers();  // while the stalled frame is pending
+  ExpectServesOthers();                                      // while the stalled frame is pending
   EXPECT_TRUE(stalled.ClosedByPeer(5000));
   EXPECT_NE(sd_->log().find("event=frame-timeout"), std::string::npos);
   // An idle connection between frames, by contrast, is kept open.
@@ -315,7 +320,8 @@ TEST_F(SdProtocolTest, PerPrincipalConnectionLimit) {
     Bytes body;
     ASSERT_TRUE(conn->ReadFrame(h, body));
     if (h.status == static_cast<uint32_t>(ErrorCode::kResourceExhausted)) {
-      EXPECT_NE(ErrorText(body).find("too many connections from uid:"), std::string::npos) << ErrorText(body);
+      EXPECT_NE(ErrorText(body).find("too many connections from uid:"), std::string::npos)
+          << ErrorText(body);
       ++refused;
     } else {
       ASSERT_EQ(h.status, 0u);

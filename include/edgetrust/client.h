@@ -30,19 +30,19 @@ inline constexpr std::string_view kDefaultSocketPath = "/run/edgetrust/sd.sock";
 
 struct KeyInfo {
   std::string name;
-  std::string owner;      // principal owning the key, e.g. "uid:1000" or "container:<id>"
-  std::string type;       // KeyTypeName() of the type, kept as text for forward compatibility
-  uint64_t created = 0;   // seconds since the epoch
-  std::string state;      // "ok", or "tampered: <reason>" for a stored object that failed checks
+  std::string owner;     // principal owning the key, e.g. "uid:1000" or "container:<id>"
+  std::string type;      // KeyTypeName() of the type, kept as text for forward compatibility
+  uint64_t created = 0;  // seconds since the epoch
+  std::string state;     // "ok", or "tampered: <reason>" for a stored object that failed checks
 };
 
 struct DaemonInfo {
   std::string backend;
   std::string version;
   uint32_t protocol_version = 0;
-  std::string principal;                 // who the daemon says the caller is
-  std::vector<std::string> supported;    // "key-type:NAME" and "op:NAME" entries
-  uint32_t key_count = 0;                // keys of the caller's principal
+  std::string principal;               // who the daemon says the caller is
+  std::vector<std::string> supported;  // "key-type:NAME" and "op:NAME" entries
+  uint32_t key_count = 0;              // keys of the caller's principal
 };
 
 struct SignOptions {
@@ -70,8 +70,10 @@ class Client {
   // Signs a digest computed by the caller (ECDSA and RSA; not Ed25519).
   Result<Bytes> SignDigest(std::string_view key, ByteView digest, SignOptions options = {});
   // True if the signature is valid; false if it is not; an error if the check could not be made.
-  Result<bool> Verify(std::string_view key, ByteView message, ByteView signature, SignOptions options = {});
-  Result<bool> VerifyDigest(std::string_view key, ByteView digest, ByteView signature, SignOptions options = {});
+  Result<bool> Verify(std::string_view key, ByteView message, ByteView signature,
+                      SignOptions options = {});
+  Result<bool> VerifyDigest(std::string_view key, ByteView digest, ByteView signature,
+                            SignOptions options = {});
 
   // AES-256-GCM. Ciphertext layout: nonce (12) | ciphertext | tag (16).
   Result<Bytes> Encrypt(std::string_view key, ByteView plaintext, ByteView aad = {});

@@ -29,7 +29,7 @@ enum class SignAlgorithm : uint8_t {
   kEcdsaSha384,
   kEcdsaSha512,
   kEd25519,
-  kRsaPssSha256,    // salt length = digest length (32), MGF1 with the same digest
+  kRsaPssSha256,  // salt length = digest length (32), MGF1 with the same digest
   kRsaPssSha384,
   kRsaPssSha512,
   kRsaPkcs1Sha256,  // RSASSA-PKCS1-v1_5

@@ -44,7 +44,8 @@ Result<KeyInfo> ParseEntry(ByteView body, Opcode op) {
 Bytes ToBytes(std::optional<ByteView> v) { return v ? Bytes(v->begin(), v->end()) : Bytes{}; }
 
 void PutAlgorithm(Message& m, const SignOptions& o) {
-  if (o.algorithm != SignAlgorithm::kDefault) m.PutString(Field::kAlgorithm, SignAlgorithmName(o.algorithm));
+  if (o.algorithm != SignAlgorithm::kDefault)
+    m.PutString(Field::kAlgorithm, SignAlgorithmName(o.algorithm));
 }
 
 }  // namespace
@@ -126,7 +127,8 @@ Result<Bytes> Client::SignDigest(std::string_view key, ByteView digest, SignOpti
   return ToBytes(r.GetBytes(Field::kSignature));
 }
 
-Result<bool> Client::Verify(std::string_view key, ByteView message, ByteView signature, SignOptions options) {
+Result<bool> Client::Verify(std::string_view key, ByteView message, ByteView signature,
+                            SignOptions options) {
   Message req;
   PutKeyRef(req, key);
   req.PutBytes(Field::kData, message).PutBytes(Field::kSignature, signature);
@@ -135,7 +137,8 @@ Result<bool> Client::Verify(std::string_view key, ByteView message, ByteView sig
   return *r.GetBool(Field::kValid);
 }
 
-Result<bool> Client::VerifyDigest(std::string_view key, ByteView digest, ByteView signature, SignOptions options) {
+Result<bool> Client::VerifyDigest(std::string_view key, ByteView digest, ByteView signature,
+                                  SignOptions options) {
   Message req;
   PutKeyRef(req, key);
   req.PutBytes(Field::kDigest, digest).PutBytes(Field::kSignature, signature);

@@ -84,7 +84,8 @@ Status ReadAll(int fd, uint8_t* out, size_t size) {
 Result<uint64_t> Connection::Send(Opcode op, const Message& request) {
   Bytes body = request.Encode();
   if (body.size() > protocol::kMaxBodySize) {
-    return Status(ErrorCode::kTooLarge, "request of " + std::to_string(body.size()) + " bytes is over the limit");
+    return Status(ErrorCode::kTooLarge,
+                  "request of " + std::to_string(body.size()) + " bytes is over the limit");
   }
   FrameHeader h;
   h.opcode = static_cast<uint16_t>(op);
@@ -116,12 +117,14 @@ Status Connection::RefusalOr(const Status& fallback) {
   pollfd p{fd_, POLLIN, 0};
   if (::poll(&p, 1, 200) <= 0) return fallback;
   Frame frame;
-  if (!ReadFrame(frame).ok() || frame.header.request_id != 0 || frame.header.status == 0) return fallback;
+  if (!ReadFrame(frame).ok() || frame.header.request_id != 0 || frame.header.status == 0)
+    return fallback;
   return ErrorFromFrame(frame);
 }
 
 Status Connection::ErrorFromFrame(const Frame& frame) {
-  auto err = Message::Decode(frame.body, static_cast<Opcode>(frame.header.opcode), protocol::BodyKind::kError);
+  auto err = Message::Decode(frame.body, static_cast<Opcode>(frame.header.opcode),
+                             protocol::BodyKind::kError);
   std::string text = "edgetrust-sd error";
   if (err.ok()) {
     if (auto m = err->GetString(protocol::Field::kMessage)) text = std::string(*m);
@@ -137,7 +140,8 @@ Status Connection::ReadFrame(Frame& frame) {
   uint8_t header[protocol::kHeaderSize];
   ET_RETURN_IF_ERROR(ReadAll(fd_, header, sizeof header));
   auto h = protocol::DecodeHeader(header);
-  if (!h.ok()) return Status(ErrorCode::kUnavailable, "bad answer from edgetrust-sd: " + h.status().message());
+  if (!h.ok())
+    return Status(ErrorCode::kUnavailable, "bad answer from edgetrust-sd: " + h.status().message());
   frame.header = *h;
   frame.body.resize(h->body_length);
   return ReadAll(fd_, frame.body.data(), frame.body.size());
@@ -180,11 +184,13 @@ Result<Message> Connection::Wait(uint64_t id, Opcode op) {
   }
   if (frame.header.status != 0) return ErrorFromFrame(frame);
   if (frame.header.opcode != static_cast<uint16_t>(op)) {
-    return Status(ErrorCode::kMalformed, "edgetrust-sd answered another operation than the one asked");
+    return Status(ErrorCode::kMalformed,
+                  "edgetrust-sd answered another operation than the one asked");
   }
   auto msg = Message::Decode(frame.body, op, protocol::BodyKind::kResponse);
   SecureWipe(frame.body.data(), frame.body.size());
-  if (!msg.ok()) return Status(ErrorCode::kMalformed, "bad answer from edgetrust-sd: " + msg.status().message());
+  if (!msg.ok())
+    return Status(ErrorCode::kMalformed, "bad answer from edgetrust-sd: " + msg.status().message());
   return msg;
 }
 

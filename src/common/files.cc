@@ -29,7 +29,8 @@ Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT) return Status(ErrorCode::kNotFound, path + ": no such file");
-    if (err == EMFILE || err == ENFILE) return Status(ErrorCode::kResourceExhausted, path + ": " + ErrnoText(err));
+    if (err == EMFILE || err == ENFILE)
+      return Status(ErrorCode::kResourceExhausted, path + ": " + ErrnoText(err));
     if (err == ELOOP) return Status(ErrorCode::kIoError, path + ": is a symbolic link");
     return Status(ErrorCode::kIoError, path + ": " + ErrnoText(err));
   }
@@ -43,7 +44,8 @@ Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
   if (st.st_size > 0) {
     if (static_cast<size_t>(st.st_size) > max_size) {
       ::close(fd);
-      return Status(ErrorCode::kTooLarge, path + ": file is larger than " + std::to_string(max_size) + " bytes");
+      return Status(ErrorCode::kTooLarge,
+                    path + ": file is larger than " + std::to_string(max_size) + " bytes");
     }
     out.reserve(static_cast<size_t>(st.st_size));
   }
@@ -62,7 +64,8 @@ Result<Bytes> ReadFile(const std::string& path, size_t max_size) {
       ::close(fd);
       SecureWipe(buf, sizeof buf);
       SecureWipe(out.data(), out.size());
-      return Status(ErrorCode::kTooLarge, path + ": file is larger than " + std::to_string(max_size) + " bytes");
+      return Status(ErrorCode::kTooLarge,
+                    path + ": file is larger than " + std::to_string(max_size) + " bytes");
     }
     out.insert(out.end(), buf, buf + n);
   }

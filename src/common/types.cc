@@ -82,7 +82,8 @@ std::optional<SignAlgorithm> ResolveSignAlgorithm(KeyType type, SignAlgorithm al
       if (alg == SignAlgorithm::kDefault) return SignAlgorithm::kEcdsaSha384;
       return IsEcdsa(alg) ? std::optional(alg) : std::nullopt;
     case KeyType::kEd25519:
-      if (alg == SignAlgorithm::kDefault || alg == SignAlgorithm::kEd25519) return SignAlgorithm::kEd25519;
+      if (alg == SignAlgorithm::kDefault || alg == SignAlgorithm::kEd25519)
+        return SignAlgorithm::kEd25519;
       return std::nullopt;
     case KeyType::kRsa3072:
       if (alg == SignAlgorithm::kDefault) return SignAlgorithm::kRsaPssSha256;
@@ -115,10 +116,14 @@ size_t SignAlgorithmDigestSize(SignAlgorithm a) {
 
 std::string_view SignAlgorithmDigestName(SignAlgorithm a) {
   switch (SignAlgorithmDigestSize(a)) {
-    case 32: return "SHA256";
-    case 48: return "SHA384";
-    case 64: return "SHA512";
-    default: return "";
+    case 32:
+      return "SHA256";
+    case 48:
+      return "SHA384";
+    case 64:
+      return "SHA512";
+    default:
+      return "";
   }
 }
 

@@ -35,7 +35,8 @@ struct EntryRule {
   bool required;
 };
 
-#define ET_FIELD(name, tag, kind, max, repeatable) {Field::k##name, #name, Kind::k##kind, max, repeatable},
+#define ET_FIELD(name, tag, kind, max, repeatable) \
+  {Field::k##name, #name, Kind::k##kind, max, repeatable},
 #define ET_OPCODE(name, value, op)
 #define ET_REQUEST(op, field, required)
 #define ET_RESPONSE(op, field, required)
@@ -152,7 +153,8 @@ bool ValidUtf8NoNul(ByteView v) {
 
 Status CheckValue(const FieldSpec& spec, ByteView v) {
   auto bad = [&](std::string_view what) {
-    return Status(ErrorCode::kMalformed, "field " + std::string(spec.name) + ": " + std::string(what));
+    return Status(ErrorCode::kMalformed,
+                  "field " + std::string(spec.name) + ": " + std::string(what));
   };
   if (v.size() > spec.max_length) {
     return Status(ErrorCode::kTooLarge, "field " + std::string(spec.name) + " is " +
@@ -319,8 +321,8 @@ Result<Message> Message::Decode(ByteView body, Opcode op, BodyKind kind) {
     }
     Allowance a = Allowed(op, kind, spec->field);
     if (!a.allowed) {
-      return Status(ErrorCode::kMalformed, "field " + std::string(spec->name) + " is not allowed in " +
-                                               std::string(OpcodeName(op)));
+      return Status(ErrorCode::kMalformed, "field " + std::string(spec->name) +
+                                               " is not allowed in " + std::string(OpcodeName(op)));
     }
     if (!spec->repeatable && m.Has(spec->field)) {
       return Status(ErrorCode::kMalformed, "field " + std::string(spec->name) + " repeated");
@@ -337,7 +339,9 @@ Result<Message> Message::Decode(ByteView body, Opcode op, BodyKind kind) {
   }
   auto check_required = [&](Field f, bool required) -> Status {
     if (required && !m.Has(f)) {
-      return Status(ErrorCode::kMalformed, "missing required field " + std::string(FindField(static_cast<uint16_t>(f))->name));
+      return Status(
+          ErrorCode::kMalformed,
+          "missing required field " + std::string(FindField(static_cast<uint16_t>(f))->name));
     }
     return Status::Ok();
   };

@@ -50,8 +50,6 @@ inline uint16_t GetU16(const uint8_t* p) { return static_cast<uint16_t>((p[0] <<
 inline uint32_t GetU32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
-inline uint64_t GetU64(const uint8_t* p) {
-  return (uint64_t{GetU32(p)} << 32) | GetU32(p + 4);
-}
+inline uint64_t GetU64(const uint8_t* p) { return (uint64_t{GetU32(p)} << 32) | GetU32(p + 4); }
 
 }  // namespace edgetrust::protocol

@@ -1,9 +1,9 @@
 // The secure domain's backend interface: where keys live and where operations run.
 //
 // The dispatcher has already authorised every call: a backend trusts its KeyId arguments and only
-// checks what belongs to key material (type fits the operation, sizes, integrity). `emulated` is the
-// first implementation; `tpm` and `pkcs11` implement the same interface, so the conformance suite
-// runs against all of them.
+// checks what belongs to key material (type fits the operation, sizes, integrity). `emulated` is
+// the first implementation; `tpm` and `pkcs11` implement the same interface, so the conformance
+// suite runs against all of them.
 //
 // Thread safety: every method may be called concurrently from the daemon's connection threads.
 #pragma once
@@ -62,11 +62,11 @@ class Backend {
   virtual Result<Bytes> Mac(const KeyId& id, ByteView data) = 0;
   virtual Result<bool> MacVerify(const KeyId& id, ByteView data, ByteView mac) = 0;
   // HKDF-SHA256 of a symmetric key into a new key `out` of type `out_type`.
-  virtual Result<KeyMeta> Derive(const KeyId& base, const KeyId& out, KeyType out_type, ByteView salt,
-                                 ByteView info) = 0;
+  virtual Result<KeyMeta> Derive(const KeyId& base, const KeyId& out, KeyType out_type,
+                                 ByteView salt, ByteView info) = 0;
   // ECDH P-256 then HKDF-SHA256 (no salt, `info`) into a new key `out`.
-  virtual Result<KeyMeta> Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out, KeyType out_type,
-                               ByteView info) = 0;
+  virtual Result<KeyMeta> Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out,
+                               KeyType out_type, ByteView info) = 0;
   virtual Result<SecretBytes> Random(size_t length) = 0;
   virtual size_t KeyCount(std::string_view owner) = 0;
 };

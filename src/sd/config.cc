@@ -9,7 +9,9 @@
 namespace edgetrust::sd {
 namespace {
 
-Status Bad(const std::string& what) { return Status(ErrorCode::kInvalidArgument, "config: " + what); }
+Status Bad(const std::string& what) {
+  return Status(ErrorCode::kInvalidArgument, "config: " + what);
+}
 
 std::string Line(const toml::node& n) {
   return n.source().begin ? " (line " + std::to_string(n.source().begin.line) + ")" : "";
@@ -19,7 +21,8 @@ template <typename T>
 Result<T> Integer(const toml::node& n, std::string_view key, int64_t min, int64_t max) {
   auto v = n.value<int64_t>();
   if (!n.is_integer() || !v || *v < min || *v > max) {
-    return Bad(std::string(key) + " must be an integer in " + std::to_string(min) + ".." + std::to_string(max) + Line(n));
+    return Bad(std::string(key) + " must be an integer in " + std::to_string(min) + ".." +
+               std::to_string(max) + Line(n));
   }
   return static_cast<T>(*v);
 }
@@ -29,22 +32,28 @@ Status ParseDaemonTable(const toml::table& t, DaemonConfig& c) {
     std::string_view k = key.str();
     if (k == "user") {
       auto v = node.value<std::string>();
-      if (!node.is_string() || !v || v->empty()) return Bad("daemon.user must be a user name" + Line(node));
+      if (!node.is_string() || !v || v->empty())
+        return Bad("daemon.user must be a user name" + Line(node));
       c.user = *v;
     } else if (k == "socket_mode") {
       auto v = node.value<std::string>();
-      if (!node.is_string() || !v) return Bad("daemon.socket_mode must be an octal string like \"0660\"" + Line(node));
+      if (!node.is_string() || !v)
+        return Bad("daemon.socket_mode must be an octal string like \"0660\"" + Line(node));
       char* end = nullptr;
       unsigned long mode = std::strtoul(v->c_str(), &end, 8);
-      if (v->empty() || *end != '\0' || mode > 0777) return Bad("daemon.socket_mode \"" + *v + "\" is not a mode" + Line(node));
+      if (v->empty() || *end != '\0' || mode > 0777)
+        return Bad("daemon.socket_mode \"" + *v + "\" is not a mode" + Line(node));
       c.socket_mode = static_cast<uint32_t>(mode);
     } else if (k == "max_connections") {
-      ET_ASSIGN_OR_RETURN(c.max_connections, Integer<uint32_t>(node, "daemon.max_connections", 1, 65536));
+      ET_ASSIGN_OR_RETURN(c.max_connections,
+                          Integer<uint32_t>(node, "daemon.max_connections", 1, 65536));
     } else if (k == "max_connections_per_principal") {
-      ET_ASSIGN_OR_RETURN(c.max_connections_per_principal,
-                          Integer<uint32_t>(node, "daemon.max_connections_per_principal", 1, 65536));
+      ET_ASSIGN_OR_RETURN(
+          c.max_connections_per_principal,
+          Integer<uint32_t>(node, "daemon.max_connections_per_principal", 1, 65536));
     } else if (k == "frame_timeout_ms") {
-      ET_ASSIGN_OR_RETURN(c.frame_timeout_ms, Integer<uint32_t>(node, "daemon.frame_timeout_ms", 10, 600000));
+      ET_ASSIGN_OR_RETURN(c.frame_timeout_ms,
+                          Integer<uint32_t>(node, "daemon.frame_timeout_ms", 10, 600000));
     } else if (k == "seccomp") {
       auto v = node.value<bool>();
       if (!node.is_boolean() || !v) return Bad("daemon.seccomp must be true or false" + Line(node));
@@ -52,8 +61,10 @@ Status ParseDaemonTable(const toml::table& t, DaemonConfig& c) {
     } else if (k == "log_level") {
       auto v = node.value<std::string>();
       static const std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
-      bool ok = node.is_string() && v && std::find(std::begin(kLevels), std::end(kLevels), *v) != std::end(kLevels);
-      if (!ok) return Bad("daemon.log_level must be trace, debug, info, warn or error" + Line(node));
+      bool ok = node.is_string() && v &&
+                std::find(std::begin(kLevels), std::end(kLevels), *v) != std::end(kLevels);
+      if (!ok)
+        return Bad("daemon.log_level must be trace, debug, info, warn or error" + Line(node));
       c.log_level = *v;
     } else {
       return Bad("unknown key daemon." + std::string(k) + Line(node));
@@ -76,7 +87,8 @@ Result<DaemonConfig> ParseConfig(std::string_view text) {
       } else if (k == "policy" && t != nullptr) {
         ET_ASSIGN_OR_RETURN(c.policy, Policy::FromToml(*t));
       } else {
-        return Bad("unknown section or key \"" + std::string(k) + "\"" + Line(node) + "; expected [daemon] and [policy]");
+        return Bad("unknown section or key \"" + std::string(k) + "\"" + Line(node) +
+                   "; expected [daemon] and [policy]");
       }
     }
   } catch (const toml::parse_error& e) {

@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "sd/version.h"
 #include "protocol/wire.h"
+#include "sd/version.h"
 
 namespace edgetrust::sd {
 
@@ -14,8 +14,8 @@ using protocol::Opcode;
 bool IsValidKeyName(std::string_view name) {
   if (name.empty() || name.size() > 64 || name[0] == '.') return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -25,7 +25,8 @@ namespace {
 
 Status BadName(std::string_view name) {
   return Status(ErrorCode::kInvalidArgument,
-                "invalid key name \"" + std::string(name) + "\": use 1-64 of A-Z a-z 0-9 . _ - (not starting with .)");
+                "invalid key name \"" + std::string(name) +
+                    "\": use 1-64 of A-Z a-z 0-9 . _ - (not starting with .)");
 }
 
 Message EntryMessage(const KeyMeta& m) {
@@ -49,7 +50,8 @@ Result<KeyType> DerivedType(const Message& req, KeyType fallback) {
   KeyType type = fallback;
   if (auto t = req.GetString(Field::kKeyType)) {
     auto parsed = ParseKeyType(*t);
-    if (!parsed) return Status(ErrorCode::kInvalidArgument, "unknown key type \"" + std::string(*t) + "\"");
+    if (!parsed)
+      return Status(ErrorCode::kInvalidArgument, "unknown key type \"" + std::string(*t) + "\"");
     type = *parsed;
   }
   if (type != KeyType::kAes256 && type != KeyType::kHmacSha256) {
@@ -62,7 +64,9 @@ Result<SignAlgorithm> Algorithm(const Message& req) {
   auto name = req.GetString(Field::kAlgorithm);
   if (!name) return SignAlgorithm::kDefault;
   auto alg = ParseSignAlgorithm(*name);
-  if (!alg) return Status(ErrorCode::kInvalidArgument, "unknown signature algorithm \"" + std::string(*name) + "\"");
+  if (!alg)
+    return Status(ErrorCode::kInvalidArgument,
+                  "unknown signature algorithm \"" + std::string(*name) + "\"");
   return *alg;
 }
 
@@ -76,12 +80,13 @@ Result<KeyId> Dispatcher::Authorize(const Peer& peer, Opcode op, const Message& 
   id.owner = owner ? std::string(*owner) : peer.principal;
   if (id.owner != peer.principal) {
     if (!IsValidPrincipal(id.owner)) {
-      return Status(ErrorCode::kInvalidArgument, "invalid owner \"" + id.owner + "\": use uid:N or container:ID");
+      return Status(ErrorCode::kInvalidArgument,
+                    "invalid owner \"" + id.owner + "\": use uid:N or container:ID");
     }
     if (!policy_.Allows(peer.principal, id.owner, id.name, protocol::PolicyOperation(op))) {
       return Status(ErrorCode::kPermissionDenied, peer.principal + " has no grant to " +
-                                                      std::string(protocol::PolicyOperation(op)) + " with " +
-                                                      id.owner + "/" + id.name);
+                                                      std::string(protocol::PolicyOperation(op)) +
+                                                      " with " + id.owner + "/" + id.name);
     }
   }
   return id;
@@ -94,8 +99,10 @@ Result<Message> Dispatcher::Info(const Peer& peer) {
       .PutU32(Field::kProtocolVersion, protocol::kProtocolVersion)
       .PutString(Field::kPrincipal, peer.principal)
       .PutU32(Field::kKeyCount, static_cast<uint32_t>(backend_.KeyCount(peer.principal)));
-  for (KeyType t : backend_.SupportedKeyTypes()) r.PutString(Field::kSupported, "key-type:" + std::string(KeyTypeName(t)));
-  for (std::string_view op : {"sign", "verify", "encrypt", "decrypt", "mac", "derive", "ecdh", "random"}) {
+  for (KeyType t : backend_.SupportedKeyTypes())
+    r.PutString(Field::kSupported, "key-type:" + std::string(KeyTypeName(t)));
+  for (std::string_view op :
+       {"sign", "verify", "encrypt", "decrypt", "mac", "derive", "ecdh", "random"}) {
     r.PutString(Field::kSupported, "op:" + std::string(op));
   }
   return r;
@@ -111,12 +118,14 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
       if (!IsValidKeyName(name)) return BadName(name);
       auto type = ParseKeyType(*req.GetString(Field::kKeyType));
       if (!type) {
-        return Status(ErrorCode::kInvalidArgument, "unknown key type \"" + std::string(*req.GetString(Field::kKeyType)) +
-                                                       "\": use ecdsa-p256, ecdsa-p384, ed25519, rsa-3072, aes-256 or hmac-sha256");
+        return Status(
+            ErrorCode::kInvalidArgument,
+            "unknown key type \"" + std::string(*req.GetString(Field::kKeyType)) +
+                "\": use ecdsa-p256, ecdsa-p384, ed25519, rsa-3072, aes-256 or hmac-sha256");
       }
       ET_ASSIGN_OR_RETURN(KeyMeta meta, backend_.CreateKey(KeyId{peer.principal, name}, *type));
-      spdlog::info("event=key-create principal={} pid={} key={} type={}", peer.principal, peer.pid, name,
-                   KeyTypeName(*type));
+      spdlog::info("event=key-create principal={} pid={} key={} type={}", peer.principal, peer.pid,
+                   name, KeyTypeName(*type));
       return EntryAnswer(meta);
     }
 
@@ -125,10 +134,12 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
       if (auto o = req.GetString(Field::kOwner)) {
         if (*o != peer.principal) {
           if (*o != "*" && !IsValidPrincipal(*o)) {
-            return Status(ErrorCode::kInvalidArgument, "invalid owner \"" + std::string(*o) + "\": use uid:N, container:ID or *");
+            return Status(ErrorCode::kInvalidArgument, "invalid owner \"" + std::string(*o) +
+                                                           "\": use uid:N, container:ID or *");
           }
           if (!policy_.IsAdmin(peer.principal)) {
-            return Status(ErrorCode::kPermissionDenied, "only admin principals may list another principal's keys");
+            return Status(ErrorCode::kPermissionDenied,
+                          "only admin principals may list another principal's keys");
           }
           owner = (*o == "*") ? std::nullopt : std::optional<std::string_view>(*o);
         }
@@ -150,7 +161,8 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
     case Opcode::kKeyDelete: {
       ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
       ET_RETURN_IF_ERROR(backend_.DeleteKey(id));
-      spdlog::info("event=key-delete principal={} pid={} key={}/{}", peer.principal, peer.pid, id.owner, id.name);
+      spdlog::info("event=key-delete principal={} pid={} key={}/{}", peer.principal, peer.pid,
+                   id.owner, id.name);
       return Message();
     }
 
@@ -168,7 +180,8 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
         ET_ASSIGN_OR_RETURN(Bytes sig, backend_.Sign(id, requested, data, digest));
         r.PutBytes(Field::kSignature, sig);
       } else {
-        ET_ASSIGN_OR_RETURN(bool valid, backend_.Verify(id, requested, data, digest, *req.GetBytes(Field::kSignature)));
+        ET_ASSIGN_OR_RETURN(bool valid, backend_.Verify(id, requested, data, digest,
+                                                        *req.GetBytes(Field::kSignature)));
         r.PutBool(Field::kValid, valid);
       }
       return r;
@@ -176,8 +189,9 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
 
     case Opcode::kEncrypt: {
       ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
-      ET_ASSIGN_OR_RETURN(Bytes ct, backend_.Encrypt(id, *req.GetBytes(Field::kPlaintext),
-                                                     req.GetBytes(Field::kAad).value_or(ByteView{})));
+      ET_ASSIGN_OR_RETURN(Bytes ct,
+                          backend_.Encrypt(id, *req.GetBytes(Field::kPlaintext),
+                                           req.GetBytes(Field::kAad).value_or(ByteView{})));
       Message r;
       r.PutBytes(Field::kCiphertext, ct);
       return r;
@@ -185,8 +199,9 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
 
     case Opcode::kDecrypt: {
       ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
-      ET_ASSIGN_OR_RETURN(SecretBytes pt, backend_.Decrypt(id, *req.GetBytes(Field::kCiphertext),
-                                                           req.GetBytes(Field::kAad).value_or(ByteView{})));
+      ET_ASSIGN_OR_RETURN(SecretBytes pt,
+                          backend_.Decrypt(id, *req.GetBytes(Field::kCiphertext),
+                                           req.GetBytes(Field::kAad).value_or(ByteView{})));
       Message r;
       r.PutBytes(Field::kPlaintext, pt.view());
       return r;
@@ -202,7 +217,8 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
 
     case Opcode::kMacVerify: {
       ET_ASSIGN_OR_RETURN(KeyId id, Authorize(peer, op, req));
-      ET_ASSIGN_OR_RETURN(bool valid, backend_.MacVerify(id, *req.GetBytes(Field::kData), *req.GetBytes(Field::kMac)));
+      ET_ASSIGN_OR_RETURN(bool valid, backend_.MacVerify(id, *req.GetBytes(Field::kData),
+                                                         *req.GetBytes(Field::kMac)));
       Message r;
       r.PutBool(Field::kValid, valid);
       return r;
@@ -217,10 +233,12 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
         return Status(ErrorCode::kUnsupported, "derive needs an aes-256 or hmac-sha256 base key");
       }
       ET_ASSIGN_OR_RETURN(KeyType type, DerivedType(req, base_meta.type));
-      ET_ASSIGN_OR_RETURN(KeyMeta meta, backend_.Derive(base, out, type, req.GetBytes(Field::kSalt).value_or(ByteView{}),
-                                                        *req.GetBytes(Field::kInfo)));
-      spdlog::info("event=key-derive principal={} base={}/{} key={} type={}", peer.principal, base.owner, base.name,
-                   out.name, KeyTypeName(type));
+      ET_ASSIGN_OR_RETURN(
+          KeyMeta meta,
+          backend_.Derive(base, out, type, req.GetBytes(Field::kSalt).value_or(ByteView{}),
+                          *req.GetBytes(Field::kInfo)));
+      spdlog::info("event=key-derive principal={} base={}/{} key={} type={}", peer.principal,
+                   base.owner, base.name, out.name, KeyTypeName(type));
       return EntryAnswer(meta);
     }
 
@@ -229,16 +247,18 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
       KeyId out{peer.principal, std::string(*req.GetString(Field::kNewName))};
       if (!IsValidKeyName(out.name)) return BadName(out.name);
       ET_ASSIGN_OR_RETURN(KeyType type, DerivedType(req, KeyType::kHmacSha256));
-      ET_ASSIGN_OR_RETURN(KeyMeta meta, backend_.Ecdh(key, *req.GetBytes(Field::kPeerPublic), out, type,
-                                                      req.GetBytes(Field::kInfo).value_or(ByteView{})));
-      spdlog::info("event=key-ecdh principal={} key={}/{} new={} type={}", peer.principal, key.owner, key.name,
-                   out.name, KeyTypeName(type));
+      ET_ASSIGN_OR_RETURN(KeyMeta meta,
+                          backend_.Ecdh(key, *req.GetBytes(Field::kPeerPublic), out, type,
+                                        req.GetBytes(Field::kInfo).value_or(ByteView{})));
+      spdlog::info("event=key-ecdh principal={} key={}/{} new={} type={}", peer.principal,
+                   key.owner, key.name, out.name, KeyTypeName(type));
       return EntryAnswer(meta);
     }
 
     case Opcode::kRandom: {
       uint32_t n = *req.GetU32(Field::kLength);
-      if (n == 0 || n > (1u << 20)) return Status(ErrorCode::kInvalidArgument, "random length must be 1 .. 1048576");
+      if (n == 0 || n > (1u << 20))
+        return Status(ErrorCode::kInvalidArgument, "random length must be 1 .. 1048576");
       ET_ASSIGN_OR_RETURN(SecretBytes bytes, backend_.Random(n));
       Message r;
       r.PutBytes(Field::kData, bytes.view());

@@ -21,11 +21,13 @@ class Dispatcher {
  public:
   Dispatcher(Backend& backend, Policy policy) : backend_(backend), policy_(std::move(policy)) {}
 
-  Result<protocol::Message> Handle(const Peer& peer, protocol::Opcode op, const protocol::Message& request);
+  Result<protocol::Message> Handle(const Peer& peer, protocol::Opcode op,
+                                   const protocol::Message& request);
 
  private:
   // The key a request names, after checking the caller may use it for `op`.
-  Result<KeyId> Authorize(const Peer& peer, protocol::Opcode op, const protocol::Message& request) const;
+  Result<KeyId> Authorize(const Peer& peer, protocol::Opcode op,
+                          const protocol::Message& request) const;
   Result<protocol::Message> Info(const Peer& peer);
 
   Backend& backend_;

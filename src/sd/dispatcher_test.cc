@@ -89,8 +89,11 @@ TEST_F(DispatcherTest, NamespacesAreSeparateWithoutPolicy) {
   EXPECT_EQ(Sign("uid:0", "", "id").status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(ListCount("uid:0", "uid:1000"), 9999u);  // refused
   Message bad_owner;
-  bad_owner.PutString(Field::kName, "id").PutString(Field::kOwner, "root").PutBytes(Field::kData, AsBytes("x"));
-  EXPECT_EQ(Call("uid:0", Opcode::kSign, std::move(bad_owner)).status().code(), ErrorCode::kInvalidArgument);
+  bad_owner.PutString(Field::kName, "id")
+      .PutString(Field::kOwner, "root")
+      .PutBytes(Field::kData, AsBytes("x"));
+  EXPECT_EQ(Call("uid:0", Opcode::kSign, std::move(bad_owner)).status().code(),
+            ErrorCode::kInvalidArgument);
 }
 
 TEST_F(DispatcherTest, GrantsAreForNamedKeysOperationsAndPrincipals) {
@@ -98,7 +101,8 @@ TEST_F(DispatcherTest, GrantsAreForNamedKeysOperationsAndPrincipals) {
 [[grant]]
 owner = "uid:0"
 key = "shared"
-to = [")" + kContainer + R"("]
+to = [")" + kContainer +
+            R"("]
 operations = ["sign"]
 [[grant]]
 owner = "uid:0"
@@ -118,13 +122,17 @@ operations = ["public"]
   EXPECT_TRUE(Call("uid:4242", Opcode::kKeyPublic, std::move(pub)).ok());
   Message del;
   del.PutString(Field::kName, "shared").PutString(Field::kOwner, "uid:0");
-  EXPECT_EQ(Call(kContainer, Opcode::kKeyDelete, std::move(del)).status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(Call(kContainer, Opcode::kKeyDelete, std::move(del)).status().code(),
+            ErrorCode::kPermissionDenied);
   // Derived keys from a granted base would land in the caller's namespace, but derive is not
   // granted here.
   Message derive;
-  derive.PutString(Field::kName, "shared").PutString(Field::kOwner, "uid:0").PutString(Field::kNewName, "mine")
+  derive.PutString(Field::kName, "shared")
+      .PutString(Field::kOwner, "uid:0")
+      .PutString(Field::kNewName, "mine")
       .PutBytes(Field::kInfo, AsBytes("x"));
-  EXPECT_EQ(Call(kContainer, Opcode::kDerive, std::move(derive)).status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(Call(kContainer, Opcode::kDerive, std::move(derive)).status().code(),
+            ErrorCode::kPermissionDenied);
 }
 
 TEST_F(DispatcherTest, AdminsListAndUseEveryNamespace) {
@@ -135,7 +143,9 @@ TEST_F(DispatcherTest, AdminsListAndUseEveryNamespace) {
   EXPECT_EQ(ListCount("uid:0", "*"), 2u);
   EXPECT_EQ(ListCount("uid:1000", "*"), 9999u);  // not an admin
   Message mac;
-  mac.PutString(Field::kName, "b").PutString(Field::kOwner, kContainer).PutBytes(Field::kData, AsBytes("x"));
+  mac.PutString(Field::kName, "b")
+      .PutString(Field::kOwner, kContainer)
+      .PutBytes(Field::kData, AsBytes("x"));
   EXPECT_TRUE(Call("uid:0", Opcode::kMac, std::move(mac)).ok());
   // Creation always goes to the caller's namespace, admin or not.
   ASSERT_TRUE(Create("uid:0", "a", "aes-256").ok());
@@ -147,16 +157,26 @@ TEST_F(DispatcherTest, SignAlgorithmIsResolvedAgainstTheKeyUsed) {
   ASSERT_TRUE(Create("uid:1", "k", "ed25519").ok());
   Message digest;
   digest.PutString(Field::kName, "k").PutBytes(Field::kDigest, Bytes(32, 1));
-  EXPECT_EQ(Call("uid:1", Opcode::kSign, std::move(digest)).status().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(Call("uid:1", Opcode::kSign, std::move(digest)).status().code(),
+            ErrorCode::kUnsupported);
   Message both;
-  both.PutString(Field::kName, "k").PutBytes(Field::kDigest, Bytes(32, 1)).PutBytes(Field::kData, AsBytes("x"));
-  EXPECT_EQ(Call("uid:1", Opcode::kSign, std::move(both)).status().code(), ErrorCode::kInvalidArgument);
+  both.PutString(Field::kName, "k")
+      .PutBytes(Field::kDigest, Bytes(32, 1))
+      .PutBytes(Field::kData, AsBytes("x"));
+  EXPECT_EQ(Call("uid:1", Opcode::kSign, std::move(both)).status().code(),
+            ErrorCode::kInvalidArgument);
   Message rsa_alg;
-  rsa_alg.PutString(Field::kName, "k").PutBytes(Field::kData, AsBytes("x")).PutString(Field::kAlgorithm, "rsa-pss-sha256");
-  EXPECT_EQ(Call("uid:1", Opcode::kSign, std::move(rsa_alg)).status().code(), ErrorCode::kUnsupported);
+  rsa_alg.PutString(Field::kName, "k")
+      .PutBytes(Field::kData, AsBytes("x"))
+      .PutString(Field::kAlgorithm, "rsa-pss-sha256");
+  EXPECT_EQ(Call("uid:1", Opcode::kSign, std::move(rsa_alg)).status().code(),
+            ErrorCode::kUnsupported);
   Message unknown;
-  unknown.PutString(Field::kName, "k").PutBytes(Field::kData, AsBytes("x")).PutString(Field::kAlgorithm, "md5");
-  EXPECT_EQ(Call("uid:1", Opcode::kSign, std::move(unknown)).status().code(), ErrorCode::kInvalidArgument);
+  unknown.PutString(Field::kName, "k")
+      .PutBytes(Field::kData, AsBytes("x"))
+      .PutString(Field::kAlgorithm, "md5");
+  EXPECT_EQ(Call("uid:1", Opcode::kSign, std::move(unknown)).status().code(),
+            ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <ctime>
-#include <tuple>
 #include <mutex>
+#include <tuple>
 
 #include "common/hex.h"
 #include "sd/crypto.h"
@@ -15,7 +15,8 @@ namespace {
 uint64_t Now() { return static_cast<uint64_t>(::time(nullptr)); }
 
 Status WrongType(const KeyMeta& meta, std::string_view operation) {
-  return Status(ErrorCode::kUnsupported, "key " + meta.id.name + " is " + std::string(KeyTypeName(meta.type)) +
+  return Status(ErrorCode::kUnsupported, "key " + meta.id.name + " is " +
+                                             std::string(KeyTypeName(meta.type)) +
                                              ", which cannot " + std::string(operation));
 }
 
@@ -50,8 +51,8 @@ EmulatedBackend::Audit EmulatedBackend::AuditStore() {
   return audit;
 }
 
-Result<KeyMeta> EmulatedBackend::StoreNew(const KeyId& id, KeyType type, ByteView material, EvpPkeyPtr pkey,
-                                          SecretBytes secret) {
+Result<KeyMeta> EmulatedBackend::StoreNew(const KeyId& id, KeyType type, ByteView material,
+                                          EvpPkeyPtr pkey, SecretBytes secret) {
   ObjectHeader h{id.owner, id.name, type, Now(), 0};
   ET_RETURN_IF_ERROR(store_->Create(h, material));
   auto loaded = std::make_shared<LoadedKey>();
@@ -101,7 +102,8 @@ Result<EmulatedBackend::KeyPtr> EmulatedBackend::Load(const KeyId& id) {
   return KeyPtr(std::move(loaded));
 }
 
-void EmulatedBackend::CacheIfStillStored(const KeyId& id, std::shared_ptr<const LoadedKey> key, bool replace) {
+void EmulatedBackend::CacheIfStillStored(const KeyId& id, std::shared_ptr<const LoadedKey> key,
+                                         bool replace) {
   // DeleteKey unlinks under this lock, so checking the file under it too means a key deleted
   // while it was being loaded or created is never put (back) into the cache. A new key replaces
   // whatever is cached under its name: a load that read the file before a delete and re-create
@@ -129,15 +131,22 @@ Result<std::vector<KeyMeta>> EmulatedBackend::ListKeys(std::optional<std::string
     // A header that failed authentication is attacker-controlled: show it to its claimed owner
     // only if its owner and name are well-formed, otherwise only in a whole-store listing under
     // its file name.
-    bool plausible = e.header && IsValidPrincipal(e.header->owner) && IsValidKeyName(e.header->name);
+    bool plausible =
+        e.header && IsValidPrincipal(e.header->owner) && IsValidKeyName(e.header->name);
     if (!plausible) {
       // The file name is anyone's choice too: show it only if it is a valid key name, else hex.
-      std::string shown = IsValidKeyName(e.file) ? e.file : "file-" + HexEncode(AsBytes(e.file).first(std::min<size_t>(e.file.size(), 29)));
-      if (!owner) out.push_back(KeyMeta{{"?", shown}, KeyType::kEcdsaP256, 0, "tampered: " + e.problem});
+      std::string shown =
+          IsValidKeyName(e.file)
+              ? e.file
+              : "file-" + HexEncode(AsBytes(e.file).first(std::min<size_t>(e.file.size(), 29)));
+      if (!owner)
+        out.push_back(KeyMeta{{"?", shown}, KeyType::kEcdsaP256, 0, "tampered: " + e.problem});
       continue;
     }
     if (owner && e.header->owner != *owner) continue;
-    KeyMeta m{{e.header->owner, e.header->name}, e.header->type, e.header->created,
+    KeyMeta m{{e.header->owner, e.header->name},
+              e.header->type,
+              e.header->created,
               e.authentic ? "ok" : "tampered: " + e.problem};
     out.push_back(std::move(m));
   }
@@ -168,8 +177,9 @@ namespace {
 Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested, bool digest) {
   auto alg = ResolveSignAlgorithm(meta.type, requested);
   if (!alg) {
-    return Status(ErrorCode::kUnsupported, "key " + meta.id.name + " (" + std::string(KeyTypeName(meta.type)) +
-                                               ") cannot use " + std::string(SignAlgorithmName(requested)));
+    return Status(ErrorCode::kUnsupported,
+                  "key " + meta.id.name + " (" + std::string(KeyTypeName(meta.type)) +
+                      ") cannot use " + std::string(SignAlgorithmName(requested)));
   }
   if (digest && *alg == SignAlgorithm::kEd25519) {
     return Status(ErrorCode::kUnsupported, "Ed25519 signs whole messages, not digests");
@@ -178,7 +188,8 @@ Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested, b
 }
 }  // namespace
 
-Result<Bytes> EmulatedBackend::Sign(const KeyId& id, SignAlgorithm requested, std::optional<ByteView> message,
+Result<Bytes> EmulatedBackend::Sign(const KeyId& id, SignAlgorithm requested,
+                                    std::optional<ByteView> message,
                                     std::optional<ByteView> digest) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(id, true, "sign"));
   ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k->meta, requested, digest.has_value()));
@@ -186,7 +197,8 @@ Result<Bytes> EmulatedBackend::Sign(const KeyId& id, SignAlgorithm requested, st
   return SignDigest(k->pkey.get(), alg, *digest);
 }
 
-Result<bool> EmulatedBackend::Verify(const KeyId& id, SignAlgorithm requested, std::optional<ByteView> message,
+Result<bool> EmulatedBackend::Verify(const KeyId& id, SignAlgorithm requested,
+                                     std::optional<ByteView> message,
                                      std::optional<ByteView> digest, ByteView signature) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(id, true, "verify"));
   ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k->meta, requested, digest.has_value()));
@@ -217,16 +229,17 @@ Result<bool> EmulatedBackend::MacVerify(const KeyId& id, ByteView data, ByteView
   return ConstantTimeEqual(expected, mac);
 }
 
-Result<KeyMeta> EmulatedBackend::Derive(const KeyId& base, const KeyId& out, KeyType out_type, ByteView salt,
-                                        ByteView info) {
+Result<KeyMeta> EmulatedBackend::Derive(const KeyId& base, const KeyId& out, KeyType out_type,
+                                        ByteView salt, ByteView info) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(base, false, "be a derivation base"));
-  ET_ASSIGN_OR_RETURN(SecretBytes derived, HkdfSha256(k->secret.view(), salt, info, kSymmetricKeySize));
+  ET_ASSIGN_OR_RETURN(SecretBytes derived,
+                      HkdfSha256(k->secret.view(), salt, info, kSymmetricKeySize));
   SecretBytes material = derived.Clone();
   return StoreNew(out, out_type, material.view(), nullptr, std::move(derived));
 }
 
-Result<KeyMeta> EmulatedBackend::Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out, KeyType out_type,
-                                      ByteView info) {
+Result<KeyMeta> EmulatedBackend::Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out,
+                                      KeyType out_type, ByteView info) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(key, true, "do ECDH"));
   if (k->meta.type != KeyType::kEcdsaP256) return WrongType(k->meta, "do ECDH (P-256 only)");
   ET_ASSIGN_OR_RETURN(EvpPkeyPtr peer, ParsePublicKey(peer_public));

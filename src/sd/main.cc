@@ -56,8 +56,9 @@ int RunDaemon(const Flags& flags) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
 
   if (flags.backend != "emulated") {
-    return Fail(Status(ErrorCode::kUnsupported, "backend \"" + flags.backend +
-                                                    "\" is not available in this build; available: emulated"));
+    return Fail(Status(
+        ErrorCode::kUnsupported,
+        "backend \"" + flags.backend + "\" is not available in this build; available: emulated"));
   }
   if (Status st = RestrictProcess(); !st.ok()) return Fail(st);
 
@@ -106,11 +107,12 @@ int RunDaemon(const Flags& flags) {
     if (!installed.ok()) return Fail(installed.status());
     seccomp = *installed;
   }
-  spdlog::info("event=ready version={} backend={} socket={} state={} user={} keys={} tampered={} "
-               "admins={} grants={} seccomp={} root_key={}",
-               kVersionString, (*backend)->Name(), flags.socket, flags.state_dir, run_as, audit.authentic,
-               audit.problems.size(), config.policy.admins().size(), config.policy.grant_count(),
-               seccomp ? "on" : "off", (*state)->root_key_created() ? "created" : "loaded");
+  spdlog::info(
+      "event=ready version={} backend={} socket={} state={} user={} keys={} tampered={} "
+      "admins={} grants={} seccomp={} root_key={}",
+      kVersionString, (*backend)->Name(), flags.socket, flags.state_dir, run_as, audit.authentic,
+      audit.problems.size(), config.policy.admins().size(), config.policy.grant_count(),
+      seccomp ? "on" : "off", (*state)->root_key_created() ? "created" : "loaded");
   Status st = server.Run();
   g_server = nullptr;
   if (!st.ok()) return Fail(st);
@@ -132,16 +134,20 @@ int main(int argc, char** argv) {
       "are identified by the kernel (uid, or container id) and each has its own key namespace.\n"
       "Logs one line per event to stderr; ready once the socket accepts (event=ready)."};
   Flags flags;
-  app.add_option("--state-dir", flags.state_dir, "State folder (device root key and key objects)")->required();
+  app.add_option("--state-dir", flags.state_dir, "State folder (device root key and key objects)")
+      ->required();
   app.add_option("--socket", flags.socket, "Unix socket to serve")->capture_default_str();
-  app.add_option("--backend", flags.backend, "Secure-domain backend")->capture_default_str()->check(
-      CLI::IsMember({"emulated", "tpm", "pkcs11"}));
+  app.add_option("--backend", flags.backend, "Secure-domain backend")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"emulated", "tpm", "pkcs11"}));
   app.add_option("--config", flags.config, "TOML configuration file ([daemon] and [policy])")
       ->check(CLI::ExistingFile);
-  app.add_option("--user", flags.user, "Unprivileged user to run as when started as root (default: edgetrust)");
+  app.add_option("--user", flags.user,
+                 "Unprivileged user to run as when started as root (default: edgetrust)");
   app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  app.add_flag("--no-seccomp", flags.no_seccomp, "Do not install the seccomp system-call allowlist");
+  app.add_flag("--no-seccomp", flags.no_seccomp,
+               "Do not install the seccomp system-call allowlist");
   app.set_version_flag("--version", std::string("edgetrust-sd ") + edgetrust::sd::kVersionString);
   try {
     app.parse(argc, argv);

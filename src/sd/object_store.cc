@@ -39,7 +39,8 @@ std::string RecordFileName(std::string_view owner, std::string_view name) {
 Result<ParsedRecord> ParseRecord(ByteView f) {
   size_t pos = 0;
   auto need = [&](size_t n) { return f.size() - pos >= n; };
-  if (!need(kMagic.size() + 2 + 8 + 2) || std::memcmp(f.data(), kMagic.data(), kMagic.size()) != 0) {
+  if (!need(kMagic.size() + 2 + 8 + 2) ||
+      std::memcmp(f.data(), kMagic.data(), kMagic.size()) != 0) {
     return Tampered("not a key object (bad magic)");
   }
   pos = kMagic.size();
@@ -90,8 +91,10 @@ Result<Bytes> SealRecord(const ObjectHeader& h, ByteView material, const SecretB
 Result<SecretBytes> OpenRecord(const ParsedRecord& r, const SecretBytes& storage_key) {
   auto opened = AeadOpen(storage_key, r.sealed, r.associated_data);
   if (!opened.ok()) {
-    if (opened.status().code() == ErrorCode::kVerifyFailed || opened.status().code() == ErrorCode::kInvalidArgument) {
-      return Tampered("key object failed authentication (modified, or not written by this secure domain)");
+    if (opened.status().code() == ErrorCode::kVerifyFailed ||
+        opened.status().code() == ErrorCode::kInvalidArgument) {
+      return Tampered(
+          "key object failed authentication (modified, or not written by this secure domain)");
     }
     return opened.status();
   }
@@ -111,38 +114,46 @@ bool ObjectStore::Exists(std::string_view owner, std::string_view name) const {
 
 Status ObjectStore::Create(const ObjectHeader& header, ByteView material) {
   ET_ASSIGN_OR_RETURN(Bytes record, SealRecord(header, material, storage_key_));
-  Status st = WriteFileAtomic(PathOf(header.owner, header.name), record, 0600, WriteMode::kNoReplace);
+  Status st =
+      WriteFileAtomic(PathOf(header.owner, header.name), record, 0600, WriteMode::kNoReplace);
   if (st.code() == ErrorCode::kAlreadyExists) {
     return Status(ErrorCode::kAlreadyExists, "a key named " + header.name + " exists");
   }
   return st;
 }
 
-Result<std::pair<ObjectHeader, SecretBytes>> ObjectStore::Load(std::string_view owner, std::string_view name) const {
+Result<std::pair<ObjectHeader, SecretBytes>> ObjectStore::Load(std::string_view owner,
+                                                               std::string_view name) const {
   auto file = ReadFile(PathOf(owner, name), kMaxRecordSize);
   if (!file.ok()) {
     if (file.status().code() == ErrorCode::kNotFound) {
       return Status(ErrorCode::kNotFound, "no key named " + std::string(name));
     }
-    if (file.status().code() == ErrorCode::kTooLarge) return Tampered("key object for " + std::string(name) + " is oversized");
+    if (file.status().code() == ErrorCode::kTooLarge)
+      return Tampered("key object for " + std::string(name) + " is oversized");
     return file.status();
   }
   auto parsed = ParseRecord(*file);
   if (!parsed.ok()) return Tampered("key " + std::string(name) + ": " + parsed.status().message());
   auto material = OpenRecord(*parsed, storage_key_);
-  if (!material.ok()) return Status(material.status().code(), "key " + std::string(name) + ": " + material.status().message());
+  if (!material.ok())
+    return Status(material.status().code(),
+                  "key " + std::string(name) + ": " + material.status().message());
   if (parsed->header.owner != owner || parsed->header.name != name) {
     // The other key's owner and name are not repeated: they are unverified and may not be the
     // caller's to know.
-    return Tampered("key " + std::string(name) + ": its file holds another key (swapped or renamed)");
+    return Tampered("key " + std::string(name) +
+                    ": its file holds another key (swapped or renamed)");
   }
-  if (parsed->header.flags != 0) return Tampered("key " + std::string(name) + ": unknown attribute flags");
+  if (parsed->header.flags != 0)
+    return Tampered("key " + std::string(name) + ": unknown attribute flags");
   return std::make_pair(parsed->header, std::move(material).value());
 }
 
 Status ObjectStore::Remove(std::string_view owner, std::string_view name) {
   Status st = RemoveFileDurable(PathOf(owner, name));
-  if (st.code() == ErrorCode::kNotFound) return Status(ErrorCode::kNotFound, "no key named " + std::string(name));
+  if (st.code() == ErrorCode::kNotFound)
+    return Status(ErrorCode::kNotFound, "no key named " + std::string(name));
   return st;
 }
 
@@ -211,7 +222,9 @@ size_t ObjectStore::CountOwnedBy(std::string_view owner) const {
     auto file = ReadFile(dir_ + "/" + f, kMaxRecordSize);
     if (!file.ok()) continue;
     auto parsed = ParseRecord(*file);
-    if (parsed.ok() && parsed->header.owner == owner && RecordFileName(owner, parsed->header.name) == f) ++n;
+    if (parsed.ok() && parsed->header.owner == owner &&
+        RecordFileName(owner, parsed->header.name) == f)
+      ++n;
   }
   return n;
 }

@@ -43,7 +43,8 @@ struct ParsedRecord {
 
 // Structural parse of a record; nothing in it is trusted until OpenRecord succeeds.
 Result<ParsedRecord> ParseRecord(ByteView file);
-Result<Bytes> SealRecord(const ObjectHeader& header, ByteView material, const SecretBytes& storage_key);
+Result<Bytes> SealRecord(const ObjectHeader& header, ByteView material,
+                         const SecretBytes& storage_key);
 // Authenticates and decrypts. kTampered when authentication fails.
 Result<SecretBytes> OpenRecord(const ParsedRecord& record, const SecretBytes& storage_key);
 // "<40 hex>.key", from SHA-256 of owner and name.
@@ -56,7 +57,8 @@ class ObjectStore {
   // kAlreadyExists if the (owner, name) exists.
   Status Create(const ObjectHeader& header, ByteView material);
   // kNotFound, or kTampered naming what is wrong.
-  Result<std::pair<ObjectHeader, SecretBytes>> Load(std::string_view owner, std::string_view name) const;
+  Result<std::pair<ObjectHeader, SecretBytes>> Load(std::string_view owner,
+                                                    std::string_view name) const;
   Status Remove(std::string_view owner, std::string_view name);
   bool Exists(std::string_view owner, std::string_view name) const;
 

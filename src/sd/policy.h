@@ -15,12 +15,12 @@
 // Thread safety: immutable after Parse(); share freely.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <toml++/toml.h>
 
 #include "edgetrust/status.h"
 

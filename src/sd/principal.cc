@@ -23,7 +23,7 @@ bool IsLowerHex(std::string_view s) {
 }
 
 constexpr std::array<std::string_view, 6> kPrefixes = {"/docker/", "docker-", "cri-containerd-",
-                                                      "crio-",    "libpod-", "/containerd/"};
+                                                       "crio-",    "libpod-", "/containerd/"};
 
 // The earliest container component in one cgroup path: {position, id, end of the component}.
 struct PathHit {
@@ -63,8 +63,8 @@ std::optional<CgroupMatch> FindContainerCgroup(std::string_view text) {
   size_t line_start = 0;
   while (line_start < text.size()) {
     size_t nl = text.find('\n', line_start);
-    std::string_view line =
-        text.substr(line_start, nl == std::string_view::npos ? std::string_view::npos : nl - line_start);
+    std::string_view line = text.substr(
+        line_start, nl == std::string_view::npos ? std::string_view::npos : nl - line_start);
     size_t c1 = line.find(':');
     size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
     if (c2 != std::string_view::npos) {
@@ -139,8 +139,9 @@ Result<Peer> IdentifyPeer(int fd, const std::string& proc_root, const std::strin
     if (cgroup.status().code() == ErrorCode::kResourceExhausted) {
       return Status(ErrorCode::kResourceExhausted, "out of file descriptors; try again");
     }
-    return Status(ErrorCode::kPermissionDenied, "cannot read the cgroup of pid " + std::to_string(cred.pid) +
-                                                    " (" + cgroup.status().message() + "); refusing the caller");
+    return Status(ErrorCode::kPermissionDenied,
+                  "cannot read the cgroup of pid " + std::to_string(cred.pid) + " (" +
+                      cgroup.status().message() + "); refusing the caller");
   }
   std::string_view text(reinterpret_cast<const char*>(cgroup->data()), cgroup->size());
   if (auto match = FindContainerCgroup(text)) {
@@ -153,8 +154,9 @@ Result<Peer> IdentifyPeer(int fd, const std::string& proc_root, const std::strin
       break;
     }
     if (!found) {
-      return Status(ErrorCode::kPermissionDenied, "pid " + std::to_string(cred.pid) + " is in cgroup " + match->path +
-                                                      ", which cannot be verified; refusing the caller");
+      return Status(ErrorCode::kPermissionDenied,
+                    "pid " + std::to_string(cred.pid) + " is in cgroup " + match->path +
+                        ", which cannot be verified; refusing the caller");
     }
   }
   peer.principal = peer.container_id.empty() ? PrincipalForUid(peer.uid)

@@ -38,9 +38,10 @@ Result<Peer> IdentifyPeer(int fd, const std::string& proc_root = "/proc",
 
 // A container found in the text of /proc/<pid>/cgroup.
 struct CgroupMatch {
-  std::string id;           // 64 lower-case hex digits
-  std::string controllers;  // second field of the line: "" for cgroup v2, "memory", "name=systemd"...
-  std::string path;         // the cgroup path up to and including the container's component
+  std::string id;  // 64 lower-case hex digits
+  std::string
+      controllers;   // second field of the line: "" for cgroup v2, "memory", "name=systemd"...
+  std::string path;  // the cgroup path up to and including the container's component
 };
 
 // Finds a container in the text of /proc/<pid>/cgroup (cgroup v1 or v2): Docker ("/docker/<id>",

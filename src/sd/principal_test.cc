@@ -52,9 +52,12 @@ TEST(ContainerIdFromCgroupTest, DockerCgroupV1) {
   // Docker-in-docker nests a path below the id: the outermost container is the principal.
   EXPECT_EQ(ContainerIdFromCgroup("4:cpu:/docker/" + kId + "/docker/" + kId2 + "\n"), kId);
   // Across runtimes too: docker inside a Kubernetes pod's container resolves to the pod's one.
-  EXPECT_EQ(ContainerIdFromCgroup("0::/kubepods.slice/cri-containerd-" + kId + ".scope/docker/" + kId2 + "\n"), kId);
+  EXPECT_EQ(ContainerIdFromCgroup("0::/kubepods.slice/cri-containerd-" + kId + ".scope/docker/" +
+                                  kId2 + "\n"),
+            kId);
   // The v2 line wins over v1 lines, and the match carries the path to verify.
-  auto m = FindContainerCgroup("12:memory:/docker/" + kId2 + "\n0::/system.slice/docker-" + kId + ".scope/sub\n");
+  auto m = FindContainerCgroup("12:memory:/docker/" + kId2 + "\n0::/system.slice/docker-" + kId +
+                               ".scope/sub\n");
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->id, kId);
   EXPECT_EQ(m->controllers, "");
@@ -270,7 +273,8 @@ TEST(IdentifyPeerTest, UserCreatedContainerLookalikeCgroupIsItsUid) {
   SocketPair sp;
   FakeProc proc;
   FakeCgroupRoot cg;
-  const std::string path = "/user.slice/user-1000.slice/user@1000.service/app.slice/docker-" + kId + ".scope";
+  const std::string path =
+      "/user.slice/user-1000.slice/user@1000.service/app.slice/docker-" + kId + ".scope";
   std::string dir = cg.Make(path);
   if (::geteuid() == 0) {
     ASSERT_EQ(::chown(dir.c_str(), 1000, 1000), 0);

@@ -8,7 +8,8 @@
 // once (the next caller gets a kResourceExhausted answer), a whole frame must arrive within
 // frame_timeout once it started, and a bad magic or oversized length closes the connection.
 //
-// Thread safety: Run() on one thread; Stop() from any thread or a signal handler (async-signal-safe).
+// Thread safety: Run() on one thread; Stop() from any thread or a signal handler
+// (async-signal-safe).
 #pragma once
 
 #include <atomic>
@@ -52,7 +53,8 @@ class Server {
   struct Connection;
   void Serve(Connection* conn);
   void ServeFrames(Connection* conn);
-  Result<protocol::Message> HandleNoThrow(const Peer& peer, protocol::Opcode op, const protocol::Message& request);
+  Result<protocol::Message> HandleNoThrow(const Peer& peer, protocol::Opcode op,
+                                          const protocol::Message& request);
   void ReapFinished();
 
   ServerOptions options_;

@@ -28,8 +28,9 @@ Status EnsureDir(const std::string& path) {
     return Status(ErrorCode::kIoError, path + " is not a folder");
   }
   if (st.st_uid != ::geteuid()) {
-    return Status(ErrorCode::kPermissionDenied, path + " is owned by uid " + std::to_string(st.st_uid) +
-                                                    ", not by the daemon's uid " + std::to_string(::geteuid()));
+    return Status(ErrorCode::kPermissionDenied,
+                  path + " is owned by uid " + std::to_string(st.st_uid) +
+                      ", not by the daemon's uid " + std::to_string(::geteuid()));
   }
   if ((st.st_mode & 077) != 0 && ::chmod(path.c_str(), 0700) != 0) {
     return Status(ErrorCode::kIoError, "cannot restrict " + path + " to 0700: " + ErrnoText(errno));
@@ -76,7 +77,8 @@ Result<std::unique_ptr<StateDir>> StateDir::Open(const std::string& path) {
   sd->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (sd->lock_fd_ < 0) return Status(ErrorCode::kIoError, lock_path + ": " + ErrnoText(errno));
   if (::flock(sd->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return Status(ErrorCode::kResourceExhausted, "state folder " + path + " is in use by another edgetrust-sd");
+    return Status(ErrorCode::kResourceExhausted,
+                  "state folder " + path + " is in use by another edgetrust-sd");
   }
   ET_RETURN_IF_ERROR(EnsureDir(sd->keys_dir()));
   RemoveStaleTemporaries(path);  // a crash while writing root.key on first start
@@ -94,18 +96,21 @@ Result<std::unique_ptr<StateDir>> StateDir::Open(const std::string& path) {
     struct stat st {};
     if (::stat(root_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
       return Status(ErrorCode::kPermissionDenied, root_path + " is readable by others (mode " +
-                                                      std::to_string(st.st_mode & 0777) + "); refusing to use it");
+                                                      std::to_string(st.st_mode & 0777) +
+                                                      "); refusing to use it");
     }
     const Bytes& f = *existing;
-    if (f.size() != kRootMagic.size() + 1 + kRootKeySize || std::memcmp(f.data(), kRootMagic.data(), kRootMagic.size()) != 0 ||
+    if (f.size() != kRootMagic.size() + 1 + kRootKeySize ||
+        std::memcmp(f.data(), kRootMagic.data(), kRootMagic.size()) != 0 ||
         f[kRootMagic.size()] != kRootFormat) {
       return Status(ErrorCode::kTampered, root_path + " is not a valid device root key");
     }
     sd->root_key_ = SecretBytes(ByteView(f).subspan(kRootMagic.size() + 1));
   } else if (existing.status().code() == ErrorCode::kNotFound) {
     if (HasKeyObjects(sd->keys_dir())) {
-      return Status(ErrorCode::kTampered, root_path + " is missing but " + sd->keys_dir() +
-                                              " holds key objects; refusing to create a new root key");
+      return Status(ErrorCode::kTampered,
+                    root_path + " is missing but " + sd->keys_dir() +
+                        " holds key objects; refusing to create a new root key");
     }
     ET_ASSIGN_OR_RETURN(SecretBytes fresh, RandomBytes(kRootKeySize));
     Bytes file(kRootMagic.begin(), kRootMagic.end());
