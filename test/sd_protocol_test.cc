@@ -36,8 +36,16 @@ class RawConn {
   }
   ~RawConn() { ::close(fd_); }
   bool connected() const { return connected_; }
-  void Send(const Bytes& b) {
-    ASSERT_EQ(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size()));
+  // Sends everything, or returns false. Not fatal: a refused connection may be closed by the
+  // daemon before our request goes out, while its refusal is still there to be read.
+  bool Send(const Bytes& b) {
+    size_t off = 0;
+    while (off < b.size()) {
+      ssize_t n = ::send(fd_, b.data() + off, b.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
   }
   void SendFrame(uint16_t opcode, uint64_t id, const Bytes& body,
                  uint16_t version = protocol::kProtocolVersion) {
