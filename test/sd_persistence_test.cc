@@ -17,6 +17,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A key record in the stored format (magic, format 1, ed25519, owner, name, flags) whose sealed
+// part is junk: what an attacker with write access to the state folder can forge, since only the
+// secure domain holds the storage key. Names up to 255 bytes.
+std::string ForgedRecord(const std::string& owner, const std::string& name) {
+  std::string rec = "ETKO";
+  rec += '\x01';
+  rec += '\x03';
+  rec += std::string(8, '\0');
+  rec += static_cast<char>(owner.size() >> 8);
+  rec += static_cast<char>(owner.size() & 0xFF);
+  rec += owner;
+  rec += '\0';
+  rec += static_cast<char>(name.size());
+  rec += name;
+  rec += std::string(4, '\0') + std::string(40, 'x');
+  return rec;
+}
+
 class SdPersistenceTest : public ::testing::Test {
  protected:
   // `config` is the daemon's TOML config; "" for none.
@@ -149,18 +167,7 @@ TEST_F(SdPersistenceTest, CraftedRecordCannotBreakListing) {
   // stored under the file name that name would have.
   const std::string owner = "uid:" + std::to_string(::geteuid());
   const std::string long_name(100, 'n');
-  std::string rec = "ETKO";
-  rec += '\x01';
-  rec += '\x03';
-  rec += std::string(8, '\0');
-  rec += static_cast<char>(owner.size() >> 8);
-  rec += static_cast<char>(owner.size() & 0xFF);
-  rec += owner;
-  rec += '\0';
-  rec += static_cast<char>(long_name.size());
-  rec += long_name;
-  rec += std::string(4, '\0') + std::string(40, 'x');
-  WriteText(KeyFile(long_name), rec);
+  WriteText(KeyFile(long_name), ForgedRecord(owner, long_name));
   Start();
   auto keys = client_->ListKeys();
   ASSERT_TRUE(keys.ok()) << keys.status().ToString();
@@ -211,18 +218,7 @@ TEST_F(SdPersistenceTest, ListingOverTheFrameLimitIsAnErrorNotADeadConnection) {
   const std::string owner = "uid:" + std::to_string(::geteuid());
   for (int i = 0; i < 9000; ++i) {
     std::string name = "forged-" + std::to_string(i) + std::string(40, 'f');
-    std::string rec = "ETKO";
-    rec += '\x01';
-    rec += '\x03';
-    rec += std::string(8, '\0');
-    rec += '\0';
-    rec += static_cast<char>(owner.size());
-    rec += owner;
-    rec += '\0';
-    rec += static_cast<char>(name.size());
-    rec += name;
-    rec += std::string(4, '\0') + std::string(40, 'x');
-    WriteText(KeyFile(name), rec);
+    WriteText(KeyFile(name), ForgedRecord(owner, name));
   }
   Start();
   auto keys = client_->ListKeys();

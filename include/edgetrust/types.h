@@ -20,7 +20,6 @@ enum class KeyType : uint8_t {
 std::string_view KeyTypeName(KeyType type);
 std::optional<KeyType> ParseKeyType(std::string_view name);
 bool IsAsymmetric(KeyType type);
-bool IsSigningType(KeyType type);  // the asymmetric types: all of them sign
 
 // Signature algorithms. kDefault picks the key type's default (see KeyType).
 enum class SignAlgorithm : uint8_t {

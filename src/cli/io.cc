@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "common/fd_io.h"
 #include "common/files.h"
 
 namespace edgetrust::cli {
@@ -38,16 +39,9 @@ Result<size_t> ReadUpTo(Input& in, uint8_t* buf, size_t cap) {
 Status WriteInPlace(const std::string& path, ByteView data, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return IoError(path, errno);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return IoError(path, err);
-    }
-    off += static_cast<size_t>(n);
+  if (int err = WriteAll(fd, data); err != 0) {
+    ::close(fd);
+    return IoError(path, err);
   }
   if (::close(fd) != 0) return IoError(path, errno);
   return Status::Ok();

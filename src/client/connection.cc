@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fd_io.h"
 #include "common/files.h"
 
 namespace edgetrust::client {
@@ -38,32 +39,6 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
 Connection::~Connection() { ::close(fd_); }
 
 namespace {
-
-Status WriteAll(int fd, const iovec* iov_in, int count) {
-  iovec iov[2];
-  for (int i = 0; i < count; ++i) iov[i] = iov_in[i];
-  int idx = 0;
-  while (idx < count) {
-    msghdr msg{};
-    msg.msg_iov = iov + idx;
-    msg.msg_iovlen = static_cast<size_t>(count - idx);
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status(ErrorCode::kUnavailable, "send to edgetrust-sd: " + ErrnoText(errno));
-    }
-    size_t left = static_cast<size_t>(n);
-    while (idx < count && left >= iov[idx].iov_len) {
-      left -= iov[idx].iov_len;
-      ++idx;
-    }
-    if (idx < count) {
-      iov[idx].iov_base = static_cast<uint8_t*>(iov[idx].iov_base) + left;
-      iov[idx].iov_len -= left;
-    }
-  }
-  return Status::Ok();
-}
 
 Status ReadAll(int fd, uint8_t* out, size_t size) {
   size_t off = 0;
@@ -96,7 +71,9 @@ Result<uint64_t> Connection::Send(Opcode op, const Message& request) {
   Status st;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
-    st = WriteAll(fd_, iov, body.empty() ? 1 : 2);
+    if (int err = SendAll(fd_, iov, body.empty() ? 1 : 2); err != 0) {
+      st = Status(ErrorCode::kUnavailable, "send to edgetrust-sd: " + ErrnoText(err));
+    }
   }
   SecureWipe(body.data(), body.size());
   if (!st.ok()) {

@@ -1,5 +1,6 @@
 #include "common/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <openssl/rand.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fd_io.h"
 #include "common/hex.h"
 
 namespace edgetrust {
@@ -91,17 +93,10 @@ Status WriteFileAtomic(const std::string& path, ByteView data, mode_t mode, Writ
   const std::string tmp = dir + "/" + std::string(kTempPrefix) + HexEncode(rnd);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return Status(ErrorCode::kIoError, tmp + ": " + ErrnoText(errno));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status(ErrorCode::kIoError, tmp + ": " + ErrnoText(err));
-    }
-    off += static_cast<size_t>(n);
+  if (int err = WriteAll(fd, data); err != 0) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status(ErrorCode::kIoError, tmp + ": " + ErrnoText(err));
   }
   if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
     int err = errno;
@@ -128,6 +123,18 @@ Status WriteFileAtomic(const std::string& path, ByteView data, mode_t mode, Writ
     return Status(ErrorCode::kIoError, "rename to " + path + ": " + ErrnoText(err));
   }
   return FsyncDir(dir);
+}
+
+size_t RemoveStaleTemporaries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  size_t n = 0;
+  while (dirent* de = ::readdir(d)) {
+    std::string_view f = de->d_name;
+    if (f.starts_with(kTempPrefix) && ::unlink((dir + "/" + std::string(f)).c_str()) == 0) ++n;
+  }
+  ::closedir(d);
+  return n;
 }
 
 Status RemoveFileDurable(const std::string& path) {

@@ -25,6 +25,10 @@ enum class WriteMode {
 };
 Status WriteFileAtomic(const std::string& path, ByteView data, mode_t mode, WriteMode write_mode);
 
+// Removes the temporary files ("<dir>/.tmp.*") a crash during WriteFileAtomic left behind;
+// returns how many.
+size_t RemoveStaleTemporaries(const std::string& dir);
+
 // Unlinks a file and fsyncs its folder. kNotFound if it did not exist.
 Status RemoveFileDurable(const std::string& path);
 Status FsyncDir(const std::string& dir);

@@ -57,7 +57,6 @@ bool IsAsymmetric(KeyType type) {
   return type == KeyType::kEcdsaP256 || type == KeyType::kEcdsaP384 || type == KeyType::kEd25519 ||
          type == KeyType::kRsa3072;
 }
-bool IsSigningType(KeyType type) { return IsAsymmetric(type); }
 
 std::string_view SignAlgorithmName(SignAlgorithm alg) {
   for (const auto& [a, n] : kAlgNames) {

@@ -45,7 +45,6 @@ class Backend {
   // Keys of `owner`, or of every principal when owner is nullopt. Objects that fail integrity
   // checks are listed with a "tampered: ..." state rather than hidden.
   virtual Result<std::vector<KeyMeta>> ListKeys(std::optional<std::string_view> owner) = 0;
-  virtual Result<KeyMeta> GetKey(const KeyId& id) = 0;
   virtual Status DeleteKey(const KeyId& id) = 0;
   virtual Result<std::string> PublicKeyPem(const KeyId& id) = 0;
 
@@ -61,9 +60,10 @@ class Backend {
   virtual Result<SecretBytes> Decrypt(const KeyId& id, ByteView ciphertext, ByteView aad) = 0;
   virtual Result<Bytes> Mac(const KeyId& id, ByteView data) = 0;
   virtual Result<bool> MacVerify(const KeyId& id, ByteView data, ByteView mac) = 0;
-  // HKDF-SHA256 of a symmetric key into a new key `out` of type `out_type`.
-  virtual Result<KeyMeta> Derive(const KeyId& base, const KeyId& out, KeyType out_type,
-                                 ByteView salt, ByteView info) = 0;
+  // HKDF-SHA256 of a symmetric key into a new key `out` of type `out_type` (nullopt: the type of
+  // the base key, as loaded for this derivation). kUnsupported for an asymmetric base.
+  virtual Result<KeyMeta> Derive(const KeyId& base, const KeyId& out,
+                                 std::optional<KeyType> out_type, ByteView salt, ByteView info) = 0;
   // ECDH P-256 then HKDF-SHA256 (no salt, `info`) into a new key `out`.
   virtual Result<KeyMeta> Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out,
                                KeyType out_type, ByteView info) = 0;

@@ -46,18 +46,19 @@ Message EntryAnswer(const KeyMeta& m) {
 }
 
 // Output type of derive/ecdh: only symmetric keys can be made from derived bytes.
-Result<KeyType> DerivedType(const Message& req, KeyType fallback) {
-  KeyType type = fallback;
-  if (auto t = req.GetString(Field::kKeyType)) {
-    auto parsed = ParseKeyType(*t);
-    if (!parsed)
-      return Status(ErrorCode::kInvalidArgument, "unknown key type \"" + std::string(*t) + "\"");
-    type = *parsed;
+// The requested output type of derive/ecdh, if any: only symmetric keys can be made from
+// derived bytes.
+Result<std::optional<KeyType>> DerivedType(const Message& req) {
+  auto t = req.GetString(Field::kKeyType);
+  if (!t) return std::optional<KeyType>();
+  auto parsed = ParseKeyType(*t);
+  if (!parsed) {
+    return Status(ErrorCode::kInvalidArgument, "unknown key type \"" + std::string(*t) + "\"");
   }
-  if (type != KeyType::kAes256 && type != KeyType::kHmacSha256) {
+  if (*parsed != KeyType::kAes256 && *parsed != KeyType::kHmacSha256) {
     return Status(ErrorCode::kInvalidArgument, "derived keys must be aes-256 or hmac-sha256");
   }
-  return type;
+  return parsed;
 }
 
 Result<SignAlgorithm> Algorithm(const Message& req) {
@@ -228,17 +229,13 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
       ET_ASSIGN_OR_RETURN(KeyId base, Authorize(peer, op, req));
       KeyId out{peer.principal, std::string(*req.GetString(Field::kNewName))};
       if (!IsValidKeyName(out.name)) return BadName(out.name);
-      ET_ASSIGN_OR_RETURN(KeyMeta base_meta, backend_.GetKey(base));
-      if (IsAsymmetric(base_meta.type)) {
-        return Status(ErrorCode::kUnsupported, "derive needs an aes-256 or hmac-sha256 base key");
-      }
-      ET_ASSIGN_OR_RETURN(KeyType type, DerivedType(req, base_meta.type));
+      ET_ASSIGN_OR_RETURN(std::optional<KeyType> type, DerivedType(req));
       ET_ASSIGN_OR_RETURN(
           KeyMeta meta,
           backend_.Derive(base, out, type, req.GetBytes(Field::kSalt).value_or(ByteView{}),
                           *req.GetBytes(Field::kInfo)));
       spdlog::info("event=key-derive principal={} base={}/{} key={} type={}", peer.principal,
-                   base.owner, base.name, out.name, KeyTypeName(type));
+                   base.owner, base.name, out.name, KeyTypeName(meta.type));
       return EntryAnswer(meta);
     }
 
@@ -246,7 +243,8 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
       ET_ASSIGN_OR_RETURN(KeyId key, Authorize(peer, op, req));
       KeyId out{peer.principal, std::string(*req.GetString(Field::kNewName))};
       if (!IsValidKeyName(out.name)) return BadName(out.name);
-      ET_ASSIGN_OR_RETURN(KeyType type, DerivedType(req, KeyType::kHmacSha256));
+      ET_ASSIGN_OR_RETURN(std::optional<KeyType> requested, DerivedType(req));
+      const KeyType type = requested.value_or(KeyType::kHmacSha256);
       ET_ASSIGN_OR_RETURN(KeyMeta meta,
                           backend_.Ecdh(key, *req.GetBytes(Field::kPeerPublic), out, type,
                                         req.GetBytes(Field::kInfo).value_or(ByteView{})));

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "common/files.h"
 #include "common/hex.h"
 #include "sd/crypto.h"
 #include "sd/principal.h"
@@ -35,7 +36,7 @@ std::vector<KeyType> EmulatedBackend::SupportedKeyTypes() const {
 
 EmulatedBackend::Audit EmulatedBackend::AuditStore() {
   Audit audit;
-  audit.removed_temporaries = store_->RemoveStaleTemporaries();
+  audit.removed_temporaries = RemoveStaleTemporaries(store_->dir());
   auto scan = store_->Scan();
   if (!scan.ok()) {
     audit.problems.push_back(scan.status().message());
@@ -156,11 +157,6 @@ Result<std::vector<KeyMeta>> EmulatedBackend::ListKeys(std::optional<std::string
   return out;
 }
 
-Result<KeyMeta> EmulatedBackend::GetKey(const KeyId& id) {
-  ET_ASSIGN_OR_RETURN(KeyPtr k, Load(id));
-  return k->meta;
-}
-
 Status EmulatedBackend::DeleteKey(const KeyId& id) {
   std::unique_lock lock(mu_);
   Status st = store_->Remove(id.owner, id.name);
@@ -229,13 +225,15 @@ Result<bool> EmulatedBackend::MacVerify(const KeyId& id, ByteView data, ByteView
   return ConstantTimeEqual(expected, mac);
 }
 
-Result<KeyMeta> EmulatedBackend::Derive(const KeyId& base, const KeyId& out, KeyType out_type,
-                                        ByteView salt, ByteView info) {
+Result<KeyMeta> EmulatedBackend::Derive(const KeyId& base, const KeyId& out,
+                                        std::optional<KeyType> out_type, ByteView salt,
+                                        ByteView info) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(base, false, "be a derivation base"));
   ET_ASSIGN_OR_RETURN(SecretBytes derived,
                       HkdfSha256(k->secret.view(), salt, info, kSymmetricKeySize));
   SecretBytes material = derived.Clone();
-  return StoreNew(out, out_type, material.view(), nullptr, std::move(derived));
+  return StoreNew(out, out_type.value_or(k->meta.type), material.view(), nullptr,
+                  std::move(derived));
 }
 
 Result<KeyMeta> EmulatedBackend::Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out,

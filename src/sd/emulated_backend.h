@@ -28,7 +28,6 @@ class EmulatedBackend final : public Backend {
   std::vector<KeyType> SupportedKeyTypes() const override;
   Result<KeyMeta> CreateKey(const KeyId& id, KeyType type) override;
   Result<std::vector<KeyMeta>> ListKeys(std::optional<std::string_view> owner) override;
-  Result<KeyMeta> GetKey(const KeyId& id) override;
   Status DeleteKey(const KeyId& id) override;
   Result<std::string> PublicKeyPem(const KeyId& id) override;
   Result<Bytes> Sign(const KeyId& id, SignAlgorithm alg, std::optional<ByteView> message,
@@ -39,8 +38,8 @@ class EmulatedBackend final : public Backend {
   Result<SecretBytes> Decrypt(const KeyId& id, ByteView ciphertext, ByteView aad) override;
   Result<Bytes> Mac(const KeyId& id, ByteView data) override;
   Result<bool> MacVerify(const KeyId& id, ByteView data, ByteView mac) override;
-  Result<KeyMeta> Derive(const KeyId& base, const KeyId& out, KeyType out_type, ByteView salt,
-                         ByteView info) override;
+  Result<KeyMeta> Derive(const KeyId& base, const KeyId& out, std::optional<KeyType> out_type,
+                         ByteView salt, ByteView info) override;
   Result<KeyMeta> Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out, KeyType out_type,
                        ByteView info) override;
   Result<SecretBytes> Random(size_t length) override;

@@ -229,15 +229,4 @@ size_t ObjectStore::CountOwnedBy(std::string_view owner) const {
   return n;
 }
 
-size_t ObjectStore::RemoveStaleTemporaries() {
-  DirPtr dir(::opendir(dir_.c_str()));
-  if (!dir) return 0;
-  size_t n = 0;
-  while (dirent* de = ::readdir(dir.get())) {
-    std::string f = de->d_name;
-    if (f.starts_with(kTempPrefix) && ::unlink((dir_ + "/" + f).c_str()) == 0) ++n;
-  }
-  return n;
-}
-
 }  // namespace edgetrust::sd

@@ -70,13 +70,12 @@ class ObjectStore {
   };
   // Every object file, each authenticated. Temporary files are skipped.
   Result<std::vector<ScanEntry>> Scan() const;
-  // Number of object files (not authenticated).
-  size_t Count() const;
   // Objects whose (unauthenticated) header names `owner` and whose file name fits it: cheap
   // enough for status displays, not a security decision.
   size_t CountOwnedBy(std::string_view owner) const;
-  // Removes temporary files a crash left behind; returns how many.
-  size_t RemoveStaleTemporaries();
+  // Number of object files (not authenticated).
+  size_t Count() const;
+  const std::string& dir() const { return dir_; }
 
  private:
   std::string PathOf(std::string_view owner, std::string_view name) const;

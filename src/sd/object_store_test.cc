@@ -13,6 +13,7 @@
 #include <iterator>
 #include <string>
 
+#include "common/files.h"
 #include "sd/crypto.h"
 
 namespace edgetrust::sd {
@@ -404,13 +405,13 @@ TEST_F(ObjectStoreTest, RemoveStaleTemporaries) {
   ASSERT_EQ(scan->size(), 1u);
   EXPECT_TRUE((*scan)[0].authentic);
 
-  EXPECT_EQ(store.RemoveStaleTemporaries(), 3u);
+  EXPECT_EQ(RemoveStaleTemporaries(store.dir()), 3u);
   EXPECT_FALSE(fs::exists(dir_ + "/.tmp.0123456789abcdef"));
   EXPECT_FALSE(fs::exists(dir_ + "/.tmp.fedcba9876543210"));
   EXPECT_FALSE(fs::exists(dir_ + "/.tmp.x.key"));
   EXPECT_TRUE(store.Exists("uid:1", "keep"));
   EXPECT_TRUE(store.Load("uid:1", "keep").ok());
-  EXPECT_EQ(store.RemoveStaleTemporaries(), 0u);
+  EXPECT_EQ(RemoveStaleTemporaries(store.dir()), 0u);
 }
 
 TEST_F(ObjectStoreTest, CreateLeavesNoTemporaries) {

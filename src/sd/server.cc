@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fd_io.h"
 #include "common/files.h"
 #include "protocol/message.h"
 #include "protocol/wire.h"
@@ -66,28 +67,7 @@ ReadResult ReadExact(int fd, uint8_t* out, size_t size,
 bool SendFrame(int fd, const FrameHeader& h, const Bytes& body) {
   auto header = protocol::EncodeHeader(h);
   iovec iov[2] = {{header.data(), header.size()}, {const_cast<uint8_t*>(body.data()), body.size()}};
-  int idx = 0;
-  int count = body.empty() ? 1 : 2;
-  while (idx < count) {
-    msghdr msg{};
-    msg.msg_iov = iov + idx;
-    msg.msg_iovlen = static_cast<size_t>(count - idx);
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    size_t left = static_cast<size_t>(n);
-    while (idx < count && left >= iov[idx].iov_len) {
-      left -= iov[idx].iov_len;
-      ++idx;
-    }
-    if (idx < count) {
-      iov[idx].iov_base = static_cast<uint8_t*>(iov[idx].iov_base) + left;
-      iov[idx].iov_len -= left;
-    }
-  }
-  return true;
+  return SendAll(fd, iov, body.empty() ? 1 : 2) == 0;
 }
 
 bool SendError(int fd, const FrameHeader& req, const Status& st) {

@@ -53,16 +53,6 @@ bool HasKeyObjects(const std::string& keys_dir) {
   return found;
 }
 
-void RemoveStaleTemporaries(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  while (dirent* de = ::readdir(d)) {
-    std::string f = de->d_name;
-    if (f.starts_with(kTempPrefix)) ::unlink((dir + "/" + f).c_str());
-  }
-  ::closedir(d);
-}
-
 }  // namespace
 
 StateDir::~StateDir() {
