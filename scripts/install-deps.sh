@@ -19,6 +19,9 @@ PACKAGES=(
   libseccomp-dev
   # Independent checkers used by tests (call through /usr/bin/python3)
   python3 python3-cryptography python3-cbor2
+  # Peers and checkers: SoftHSM2 (PKCS#11 peer in the benchmark), OpenSC pkcs11-tool, p11-kit's
+  # pkcs11.h
+  softhsm2 opensc libp11-kit-dev
   # Runtime tools used by tests and the demo: setpriv (util-linux), ps/pgrep (procps)
   util-linux procps
 )
