@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "edgetrust/attestation.h"
 #include "edgetrust/secret.h"
 #include "edgetrust/status.h"
 #include "edgetrust/types.h"
@@ -43,6 +44,11 @@ struct DaemonInfo {
   std::string principal;               // who the daemon says the caller is
   std::vector<std::string> supported;  // "key-type:NAME" and "op:NAME" entries
   uint32_t key_count = 0;              // keys of the caller's principal
+  // What the backend's monotonic counters can and cannot detect (e.g. a restored older file).
+  std::string counter_protection;
+  // Things an operator should know, e.g. "counters: ... rolled back ...; recovered". Empty when
+  // all is well.
+  std::vector<std::string> notices;
 };
 
 struct SignOptions {
@@ -93,6 +99,37 @@ class Client {
 
   // Random bytes from the secure domain's generator, 1 .. 1048576 at a time.
   Result<Bytes> Random(size_t length);
+
+  // Sealing (docs/attestation.md, "Sealed blobs"): a blob only this secure domain can open, and
+  // only for the caller's principal. With `bind_registers`, unsealing also needs those registers
+  // to hold the values they had when sealing (kFailedPrecondition once they changed). At most
+  // 1 MiB of data. Unseal: kTampered for an altered blob, kPermissionDenied for another
+  // principal's blob.
+  Result<Bytes> Seal(ByteView data, const std::vector<uint32_t>& bind_registers = {});
+  Result<SecretBytes> Unseal(ByteView blob);
+
+  // Measurement registers: extend register `index` with a SHA-256 digest and a description
+  // (at most 255 bytes of printable UTF-8) recorded in the event log. Policy decides who may
+  // extend which register. Returns the event's sequence number and the register's new value.
+  struct Extended {
+    uint64_t seq = 0;
+    Digest256 value{};
+  };
+  Result<Extended> Extend(uint32_t index, const Digest256& digest, std::string_view description);
+  Result<RegisterSnapshot> ReadRegisters();
+  // The whole event log, fetched page by page.
+  Result<std::vector<LogEvent>> ReadEventLog();
+
+  // Monotonic counters of the caller's principal ("NAME", or "OWNER/NAME" for admins). They
+  // never go backwards and survive restarts. Create starts at 0; kAlreadyExists if it exists.
+  Result<uint64_t> CreateCounter(std::string_view name);
+  Result<uint64_t> IncrementCounter(std::string_view name);
+  Result<uint64_t> ReadCounter(std::string_view name);
+
+  // Evidence (an EAT in a COSE_Sign1) over the current registers, with `nonce` (8..64 bytes).
+  Result<Bytes> Attest(ByteView nonce);
+  // The attestation key's public key, PEM SubjectPublicKeyInfo.
+  Result<std::string> AttestationKeyPem();
 
   class Impl;
 

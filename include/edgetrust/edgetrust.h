@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-#define ET_ABI_VERSION 1
+#define ET_ABI_VERSION 2
 
 typedef enum et_status {
   ET_OK = 0,
@@ -43,7 +43,8 @@ typedef enum et_status {
   ET_E_INTERNAL = 10,
   ET_E_UNAVAILABLE = 11,
   ET_E_RESOURCE_EXHAUSTED = 12,
-  ET_E_IO_ERROR = 13
+  ET_E_IO_ERROR = 13,
+  ET_E_FAILED_PRECONDITION = 14
 } et_status;
 
 typedef struct et_client et_client;
@@ -87,6 +88,36 @@ et_status et_ecdh(et_client* client, const char* key, const uint8_t* peer_public
                   size_t info_len, const char* type);
 
 et_status et_random(et_client* client, uint8_t* out, size_t len);
+
+/* --- Added in ABI version 2 --------------------------------------------------------------- */
+
+/* Seals data (at most 1 MiB) for the caller's principal on this secure domain. register_mask:
+ * bit i binds the blob to the current value of measurement register i (0: no binding). */
+et_status et_seal(et_client* client, const uint8_t* data, size_t data_len, uint32_t register_mask,
+                  uint8_t** blob_out, size_t* blob_len_out);
+/* ET_E_TAMPERED: altered blob; ET_E_PERMISSION_DENIED: another principal's blob;
+ * ET_E_FAILED_PRECONDITION: a bound register changed since sealing. */
+et_status et_unseal(et_client* client, const uint8_t* blob, size_t blob_len, uint8_t** data_out,
+                    size_t* data_len_out);
+
+/* Extends register `index` (0-15) with a 32-byte SHA-256 digest; `event` (at most 255 bytes of
+ * printable UTF-8) is recorded in the event log. new_value_out (32 bytes) may be NULL. */
+et_status et_measure_extend(et_client* client, uint32_t index, const uint8_t digest[32],
+                            const char* event, uint8_t new_value_out[32]);
+/* values_out receives 16 * 32 bytes: every register in index order. */
+et_status et_measure_read(et_client* client, uint8_t values_out[16 * 32]);
+
+/* Monotonic counters of the caller's principal ("NAME"; admins: "OWNER/NAME"). */
+et_status et_counter_create(et_client* client, const char* name);
+et_status et_counter_increment(et_client* client, const char* name, uint64_t* value_out);
+et_status et_counter_read(et_client* client, const char* name, uint64_t* value_out);
+
+/* Evidence (an EAT in a COSE_Sign1, docs/attestation.md) over the current registers with the
+ * verifier's nonce (8 to 64 bytes). */
+et_status et_attest(et_client* client, const uint8_t* nonce, size_t nonce_len,
+                    uint8_t** evidence_out, size_t* evidence_len_out);
+/* NUL-terminated PEM of the attestation key; free with et_free(). */
+et_status et_attestation_key_pem(et_client* client, char** pem_out);
 
 #ifdef __cplusplus
 }

@@ -20,19 +20,20 @@ namespace edgetrust {
 // Values are part of the wire protocol and the C ABI: never renumber, only append.
 enum class ErrorCode : uint32_t {
   kOk = 0,
-  kInvalidArgument = 1,     // the request is well-formed but a value is wrong
-  kNotFound = 2,            // no such key (or not visible to this caller)
-  kAlreadyExists = 3,       // a key of that name exists
-  kPermissionDenied = 4,    // the caller's principal may not do this
-  kUnsupported = 5,         // the key type or backend cannot do this operation
-  kTampered = 6,            // a stored object failed authentication: flipped, swapped or renamed
-  kVerifyFailed = 7,        // a signature, MAC or AEAD tag did not verify
-  kMalformed = 8,           // a frame or body could not be decoded
-  kTooLarge = 9,            // a frame or a field exceeds its limit
-  kInternal = 10,           // a bug or an unexpected library failure
-  kUnavailable = 11,        // the daemon cannot be reached or went away
-  kResourceExhausted = 12,  // too many connections, keys or requests
-  kIoError = 13,            // the state folder could not be read or written
+  kInvalidArgument = 1,      // the request is well-formed but a value is wrong
+  kNotFound = 2,             // no such key (or not visible to this caller)
+  kAlreadyExists = 3,        // a key of that name exists
+  kPermissionDenied = 4,     // the caller's principal may not do this
+  kUnsupported = 5,          // the key type or backend cannot do this operation
+  kTampered = 6,             // a stored object failed authentication: flipped, swapped or renamed
+  kVerifyFailed = 7,         // a signature, MAC or AEAD tag did not verify
+  kMalformed = 8,            // a frame or body could not be decoded
+  kTooLarge = 9,             // a frame or a field exceeds its limit
+  kInternal = 10,            // a bug or an unexpected library failure
+  kUnavailable = 11,         // the daemon cannot be reached or went away
+  kResourceExhausted = 12,   // too many connections, keys or requests
+  kIoError = 13,             // the state folder could not be read or written
+  kFailedPrecondition = 14,  // the secure domain's state forbids it now (e.g. registers changed)
 };
 
 // Stable lower-case name of a code, e.g. "not-found".

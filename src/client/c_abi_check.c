@@ -117,6 +117,83 @@ static int check_invalid_type(et_client* client) {
   return 0;
 }
 
+/* Seal and unseal, a register-bound blob that stops opening, a counter, evidence. */
+static int check_seal_measure_attest(et_client* client) {
+  static const uint8_t kData[] = "sealed by C";
+  uint8_t digest[32], value[32], values[16 * 32];
+  uint8_t *blob = NULL, *out = NULL, *evidence = NULL;
+  size_t blob_len = 0, out_len = 0, evidence_len = 0;
+  uint64_t counter = 0;
+  char* pem = NULL;
+  int rc = 0;
+  et_status st;
+
+  memset(digest, 0x5a, sizeof digest);
+  st = et_seal(client, kData, sizeof kData, 1u << 12, &blob, &blob_len);
+  if (st != ET_OK) return fail("et_seal", st);
+  st = et_unseal(client, blob, blob_len, &out, &out_len);
+  if (st != ET_OK) {
+    rc = fail("et_unseal", st);
+    goto done;
+  }
+  if (out_len != sizeof kData || memcmp(out, kData, out_len) != 0) {
+    rc = fail_text("et_unseal did not return the sealed data");
+    goto done;
+  }
+  st = et_measure_extend(client, 12, digest, "c abi check", value);
+  if (st != ET_OK) {
+    rc = fail("et_measure_extend", st);
+    goto done;
+  }
+  st = et_measure_read(client, values);
+  if (st != ET_OK || memcmp(values + 12 * 32, value, 32) != 0) {
+    rc = fail_text("et_measure_read does not show the extended register");
+    goto done;
+  }
+  et_free(out);
+  out = NULL;
+  st = et_unseal(client, blob, blob_len, &out, &out_len);
+  if (st != ET_E_FAILED_PRECONDITION) {
+    fprintf(stderr, "c_abi_check: unseal after extend returned %d, want %d\n", (int)st,
+            (int)ET_E_FAILED_PRECONDITION);
+    rc = 1;
+    goto done;
+  }
+  st = et_counter_create(client, "c-abi-counter");
+  if (st != ET_OK && st != ET_E_ALREADY_EXISTS) {
+    rc = fail("et_counter_create", st);
+    goto done;
+  }
+  st = et_counter_read(client, "c-abi-counter", &counter);
+  if (st == ET_OK) {
+    uint64_t before = counter;
+    st = et_counter_increment(client, "c-abi-counter", &counter);
+    if (st == ET_OK && counter != before + 1) {
+      rc = fail_text("et_counter_increment did not add one");
+      goto done;
+    }
+  }
+  if (st != ET_OK) {
+    rc = fail("et_counter_*", st);
+    goto done;
+  }
+  st = et_attest(client, digest, 16, &evidence, &evidence_len);
+  if (st != ET_OK || evidence_len < 100 || evidence[0] != 0xd2) { /* CBOR tag 18 */
+    rc = st != ET_OK ? fail("et_attest", st) : fail_text("et_attest: not a tagged COSE_Sign1");
+    goto done;
+  }
+  st = et_attestation_key_pem(client, &pem);
+  if (st != ET_OK || strncmp(pem, "-----BEGIN PUBLIC KEY-----", 26) != 0) {
+    rc = st != ET_OK ? fail("et_attestation_key_pem", st) : fail_text("attestation key not PEM");
+  }
+done:
+  et_free(pem);
+  et_free(evidence);
+  et_free(out);
+  et_free(blob);
+  return rc;
+}
+
 int main(int argc, char** argv) {
   et_client* client = NULL;
   et_status st;
@@ -135,6 +212,7 @@ int main(int argc, char** argv) {
   rc = check_sign_verify(client);
   if (rc == 0) rc = check_encrypt_decrypt(client);
   if (rc == 0) rc = check_invalid_type(client);
+  if (rc == 0) rc = check_seal_measure_attest(client);
 
   /* Clean up whatever happened above, but report a failed delete only on an otherwise good run. */
   st = et_key_delete(client, kSignKey);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "edgetrust/client.h"
 #include "edgetrust/edgetrust.h"
@@ -47,6 +48,7 @@ static_assert(static_cast<int>(ErrorCode::kInternal) == ET_E_INTERNAL);
 static_assert(static_cast<int>(ErrorCode::kUnavailable) == ET_E_UNAVAILABLE);
 static_assert(static_cast<int>(ErrorCode::kResourceExhausted) == ET_E_RESOURCE_EXHAUSTED);
 static_assert(static_cast<int>(ErrorCode::kIoError) == ET_E_IO_ERROR);
+static_assert(static_cast<int>(ErrorCode::kFailedPrecondition) == ET_E_FAILED_PRECONDITION);
 
 thread_local std::string t_last_error;
 
@@ -355,6 +357,111 @@ et_status et_random(et_client* client, uint8_t* out, size_t len) {
     std::memcpy(out, bytes.data(), len);
     edgetrust::SecureWipe(bytes.data(), bytes.size());  // may be used as key material
     return Status::Ok();
+  });
+}
+
+et_status et_seal(et_client* client, const uint8_t* data, size_t data_len, uint32_t register_mask,
+                  uint8_t** blob_out, size_t* blob_len_out) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckOut(blob_out, "blob_out"));
+    ET_RETURN_IF_ERROR(CheckOut(blob_len_out, "blob_len_out"));
+    ET_ASSIGN_OR_RETURN(ByteView input, InputBytes(data, data_len, "data"));
+    std::vector<uint32_t> registers;
+    for (uint32_t i = 0; i < 32; ++i) {
+      if ((register_mask >> i) & 1u) registers.push_back(i);
+    }
+    ET_ASSIGN_OR_RETURN(auto blob, client->impl->Seal(input, registers));
+    return GiveBytes(blob, blob_out, blob_len_out);
+  });
+}
+
+et_status et_unseal(et_client* client, const uint8_t* blob, size_t blob_len, uint8_t** data_out,
+                    size_t* data_len_out) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckOut(data_out, "data_out"));
+    ET_RETURN_IF_ERROR(CheckOut(data_len_out, "data_len_out"));
+    ET_ASSIGN_OR_RETURN(ByteView input, InputBytes(blob, blob_len, "blob"));
+    ET_ASSIGN_OR_RETURN(edgetrust::SecretBytes data, client->impl->Unseal(input));
+    return GiveBytes(data.view(), data_out, data_len_out);
+  });
+}
+
+et_status et_measure_extend(et_client* client, uint32_t index, const uint8_t digest[32],
+                            const char* event, uint8_t new_value_out[32]) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckOut(digest, "digest"));
+    ET_RETURN_IF_ERROR(CheckString(event, "event"));
+    edgetrust::Digest256 d{};
+    std::memcpy(d.data(), digest, d.size());
+    ET_ASSIGN_OR_RETURN(auto extended, client->impl->Extend(index, d, event));
+    if (new_value_out != nullptr) {
+      std::memcpy(new_value_out, extended.value.data(), extended.value.size());
+    }
+    return Status::Ok();
+  });
+}
+
+et_status et_measure_read(et_client* client, uint8_t values_out[16 * 32]) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckOut(values_out, "values_out"));
+    ET_ASSIGN_OR_RETURN(auto snapshot, client->impl->ReadRegisters());
+    for (size_t i = 0; i < snapshot.values.size(); ++i) {
+      std::memcpy(values_out + 32 * i, snapshot.values[i].data(), 32);
+    }
+    return Status::Ok();
+  });
+}
+
+et_status et_counter_create(et_client* client, const char* name) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckString(name, "name"));
+    return client->impl->CreateCounter(name).status();
+  });
+}
+
+et_status et_counter_increment(et_client* client, const char* name, uint64_t* value_out) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckString(name, "name"));
+    ET_RETURN_IF_ERROR(CheckOut(value_out, "value_out"));
+    ET_ASSIGN_OR_RETURN(*value_out, client->impl->IncrementCounter(name));
+    return Status::Ok();
+  });
+}
+
+et_status et_counter_read(et_client* client, const char* name, uint64_t* value_out) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckString(name, "name"));
+    ET_RETURN_IF_ERROR(CheckOut(value_out, "value_out"));
+    ET_ASSIGN_OR_RETURN(*value_out, client->impl->ReadCounter(name));
+    return Status::Ok();
+  });
+}
+
+et_status et_attest(et_client* client, const uint8_t* nonce, size_t nonce_len,
+                    uint8_t** evidence_out, size_t* evidence_len_out) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckOut(evidence_out, "evidence_out"));
+    ET_RETURN_IF_ERROR(CheckOut(evidence_len_out, "evidence_len_out"));
+    ET_ASSIGN_OR_RETURN(ByteView n, InputBytes(nonce, nonce_len, "nonce"));
+    ET_ASSIGN_OR_RETURN(auto evidence, client->impl->Attest(n));
+    return GiveBytes(evidence, evidence_out, evidence_len_out);
+  });
+}
+
+et_status et_attestation_key_pem(et_client* client, char** pem_out) {
+  return Guard([&]() -> Status {
+    ET_RETURN_IF_ERROR(CheckClient(client));
+    ET_RETURN_IF_ERROR(CheckOut(pem_out, "pem_out"));
+    ET_ASSIGN_OR_RETURN(std::string pem, client->impl->AttestationKeyPem());
+    return GiveString(pem, pem_out);
   });
 }
 

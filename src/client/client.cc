@@ -43,6 +43,14 @@ Result<KeyInfo> ParseEntry(ByteView body, Opcode op) {
 
 Bytes ToBytes(std::optional<ByteView> v) { return v ? Bytes(v->begin(), v->end()) : Bytes{}; }
 
+// A 32-byte field into a digest; the schema bounds the size from above only.
+Result<Digest256> ToDigest(ByteView v) {
+  Digest256 d{};
+  if (v.size() != d.size()) return Status(ErrorCode::kMalformed, "digest is not 32 bytes");
+  std::copy(v.begin(), v.end(), d.begin());
+  return d;
+}
+
 void PutAlgorithm(Message& m, const SignOptions& o) {
   if (o.algorithm != SignAlgorithm::kDefault)
     m.PutString(Field::kAlgorithm, SignAlgorithmName(o.algorithm));
@@ -73,6 +81,8 @@ Result<DaemonInfo> Client::Info() {
   info.principal = std::string(*r.GetString(Field::kPrincipal));
   info.key_count = *r.GetU32(Field::kKeyCount);
   for (ByteView v : r.GetAll(Field::kSupported)) info.supported.emplace_back(v.begin(), v.end());
+  info.counter_protection = std::string(r.GetString(Field::kCounterProtection).value_or(""));
+  for (ByteView v : r.GetAll(Field::kNotice)) info.notices.emplace_back(v.begin(), v.end());
   return info;
 }
 
@@ -211,6 +221,125 @@ Result<Bytes> Client::Random(size_t length) {
   req.PutU32(Field::kLength, static_cast<uint32_t>(length));
   ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kRandom, req));
   return ToBytes(r.GetBytes(Field::kData));
+}
+
+Result<Bytes> Client::Seal(ByteView data, const std::vector<uint32_t>& bind_registers) {
+  uint32_t mask = 0;
+  for (uint32_t index : bind_registers) {
+    if (index >= kRegisterCount) {
+      return Status(ErrorCode::kInvalidArgument, "register " + std::to_string(index) +
+                                                     " does not exist (0 to " +
+                                                     std::to_string(kRegisterCount - 1) + ")");
+    }
+    mask |= 1u << index;
+  }
+  Message req;
+  req.PutBytes(Field::kPlaintext, data);
+  if (mask != 0) req.PutU32(Field::kRegisterMask, mask);
+  ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kSeal, req));
+  return ToBytes(r.GetBytes(Field::kSealedBlob));
+}
+
+Result<SecretBytes> Client::Unseal(ByteView blob) {
+  Message req;
+  req.PutBytes(Field::kSealedBlob, blob);
+  ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kUnseal, req));
+  return SecretBytes(*r.GetBytes(Field::kPlaintext));
+}
+
+Result<Client::Extended> Client::Extend(uint32_t index, const Digest256& digest,
+                                        std::string_view description) {
+  Message req;
+  req.PutU32(Field::kRegister, index).PutBytes(Field::kDigest, digest);
+  req.PutString(Field::kEvent, description);
+  ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kExtend, req));
+  Extended out;
+  out.seq = *r.GetU64(Field::kSeq);
+  ET_ASSIGN_OR_RETURN(out.value, ToDigest(*r.GetBytes(Field::kRegisterValue)));
+  return out;
+}
+
+Result<RegisterSnapshot> Client::ReadRegisters() {
+  Message req;
+  ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kReadRegisters, req));
+  auto values = r.GetAll(Field::kRegisterValue);
+  if (values.size() != kRegisterCount) {
+    return Status(ErrorCode::kMalformed, "the daemon sent " + std::to_string(values.size()) +
+                                             " register values, not " +
+                                             std::to_string(kRegisterCount));
+  }
+  RegisterSnapshot snap;
+  for (size_t i = 0; i < kRegisterCount; ++i) {
+    ET_ASSIGN_OR_RETURN(snap.values[i], ToDigest(values[i]));
+  }
+  ET_ASSIGN_OR_RETURN(snap.log_digest, ToDigest(*r.GetBytes(Field::kLogDigest)));
+  snap.log_count = *r.GetU64(Field::kLogCount);
+  return snap;
+}
+
+Result<std::vector<LogEvent>> Client::ReadEventLog() {
+  std::vector<LogEvent> events;
+  for (;;) {
+    Message req;
+    req.PutU64(Field::kStart, events.size());
+    ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kReadLog, req));
+    auto entries = r.GetAll(Field::kLogEntry);
+    for (ByteView body : entries) {
+      ET_ASSIGN_OR_RETURN(Message e,
+                          Message::Decode(body, Opcode::kReadLog, protocol::BodyKind::kLogEntry));
+      LogEvent ev;
+      ev.seq = *e.GetU64(Field::kSeq);
+      if (ev.seq != events.size()) {
+        return Status(ErrorCode::kMalformed, "the event log arrived out of order");
+      }
+      ev.register_index = *e.GetU32(Field::kRegister);
+      ET_ASSIGN_OR_RETURN(ev.digest, ToDigest(*e.GetBytes(Field::kDigest)));
+      ev.principal = std::string(*e.GetString(Field::kPrincipal));
+      ev.description = std::string(*e.GetString(Field::kEvent));
+      ev.time = *e.GetU64(Field::kTime);
+      events.push_back(std::move(ev));
+    }
+    // Events may be added while paging; stop at the count of the last page, never loop forever
+    // on an empty page.
+    if (entries.empty() || events.size() >= *r.GetU64(Field::kLogCount)) break;
+  }
+  return events;
+}
+
+namespace {
+
+Result<uint64_t> CounterCall(client::Connection& conn, Opcode op, std::string_view name) {
+  Message req;
+  PutKeyRef(req, name);
+  ET_ASSIGN_OR_RETURN(Message r, conn.Call(op, req));
+  return *r.GetU64(Field::kCounterValue);
+}
+
+}  // namespace
+
+Result<uint64_t> Client::CreateCounter(std::string_view name) {
+  return CounterCall(*impl_->conn, Opcode::kCounterCreate, name);
+}
+
+Result<uint64_t> Client::IncrementCounter(std::string_view name) {
+  return CounterCall(*impl_->conn, Opcode::kCounterIncrement, name);
+}
+
+Result<uint64_t> Client::ReadCounter(std::string_view name) {
+  return CounterCall(*impl_->conn, Opcode::kCounterRead, name);
+}
+
+Result<Bytes> Client::Attest(ByteView nonce) {
+  Message req;
+  req.PutBytes(Field::kNonce, nonce);
+  ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kAttest, req));
+  return ToBytes(r.GetBytes(Field::kEvidence));
+}
+
+Result<std::string> Client::AttestationKeyPem() {
+  Message req;
+  ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kAttestKey, req));
+  return std::string(*r.GetString(Field::kPublicPem));
 }
 
 }  // namespace edgetrust

@@ -32,6 +32,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "resource-exhausted";
     case ErrorCode::kIoError:
       return "io-error";
+    case ErrorCode::kFailedPrecondition:
+      return "failed-precondition";
   }
   return "unknown-error";
 }

@@ -41,6 +41,7 @@ struct EntryRule {
 #define ET_REQUEST(op, field, required)
 #define ET_RESPONSE(op, field, required)
 #define ET_ENTRY(field, required)
+#define ET_LOG_ENTRY(field, required)
 constexpr FieldSpec kFields[] = {
 #include "protocol/schema_v1.def"
 };
@@ -67,9 +68,18 @@ constexpr Rule kResponseRules[] = {
 };
 #undef ET_RESPONSE
 #undef ET_ENTRY
+#undef ET_LOG_ENTRY
 #define ET_RESPONSE(op, field, required)
 #define ET_ENTRY(field, required) {Field::k##field, required},
+#define ET_LOG_ENTRY(field, required)
 constexpr EntryRule kEntryRules[] = {
+#include "protocol/schema_v1.def"
+};
+#undef ET_ENTRY
+#undef ET_LOG_ENTRY
+#define ET_ENTRY(field, required)
+#define ET_LOG_ENTRY(field, required) {Field::k##field, required},
+constexpr EntryRule kLogEntryRules[] = {
 #include "protocol/schema_v1.def"
 };
 #undef ET_FIELD
@@ -77,6 +87,12 @@ constexpr EntryRule kEntryRules[] = {
 #undef ET_REQUEST
 #undef ET_RESPONSE
 #undef ET_ENTRY
+#undef ET_LOG_ENTRY
+
+// The schema a nested field's body follows.
+BodyKind NestedKind(Field field) {
+  return field == Field::kLogEntry ? BodyKind::kLogEntry : BodyKind::kKeyEntry;
+}
 
 const FieldSpec* FindField(uint16_t tag) {
   for (const auto& f : kFields) {
@@ -97,6 +113,11 @@ Allowance Allowed(Opcode op, BodyKind kind, Field field) {
       return {field == Field::kMessage, false};
     case BodyKind::kKeyEntry:
       for (const auto& r : kEntryRules) {
+        if (r.field == field) return {true, r.required};
+      }
+      return {};
+    case BodyKind::kLogEntry:
+      for (const auto& r : kLogEntryRules) {
         if (r.field == field) return {true, r.required};
       }
       return {};
@@ -330,8 +351,8 @@ Result<Message> Message::Decode(ByteView body, Opcode op, BodyKind kind) {
     ByteView value = body.subspan(pos, len);
     ET_RETURN_IF_ERROR(CheckValue(*spec, value));
     if (spec->kind == Kind::kNested) {
-      // Nested bodies are KeyEntry records; check them now so callers get one verdict.
-      auto nested = Decode(value, op, BodyKind::kKeyEntry);
+      // Nested bodies are checked now, so callers get one verdict for the whole body.
+      auto nested = Decode(value, op, NestedKind(spec->field));
       if (!nested.ok()) return nested.status();
     }
     m.fields_.emplace_back(spec->field, Bytes(value.begin(), value.end()));
@@ -358,6 +379,9 @@ Result<Message> Message::Decode(ByteView body, Opcode op, BodyKind kind) {
       break;
     case BodyKind::kKeyEntry:
       for (const auto& r : kEntryRules) ET_RETURN_IF_ERROR(check_required(r.field, r.required));
+      break;
+    case BodyKind::kLogEntry:
+      for (const auto& r : kLogEntryRules) ET_RETURN_IF_ERROR(check_required(r.field, r.required));
       break;
     case BodyKind::kError:
       break;

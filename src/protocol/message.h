@@ -25,12 +25,14 @@ enum class Field : uint16_t {
 #define ET_REQUEST(op, field, required)
 #define ET_RESPONSE(op, field, required)
 #define ET_ENTRY(field, required)
+#define ET_LOG_ENTRY(field, required)
 #include "protocol/schema_v1.def"
 #undef ET_FIELD
 #undef ET_OPCODE
 #undef ET_REQUEST
 #undef ET_RESPONSE
 #undef ET_ENTRY
+#undef ET_LOG_ENTRY
 };
 
 enum class Opcode : uint16_t {
@@ -39,16 +41,18 @@ enum class Opcode : uint16_t {
 #define ET_REQUEST(op, field, required)
 #define ET_RESPONSE(op, field, required)
 #define ET_ENTRY(field, required)
+#define ET_LOG_ENTRY(field, required)
 #include "protocol/schema_v1.def"
 #undef ET_FIELD
 #undef ET_OPCODE
 #undef ET_REQUEST
 #undef ET_RESPONSE
 #undef ET_ENTRY
+#undef ET_LOG_ENTRY
 };
 
 // Which part of the schema a body is checked against.
-enum class BodyKind { kRequest, kResponse, kKeyEntry, kError };
+enum class BodyKind { kRequest, kResponse, kKeyEntry, kLogEntry, kError };
 
 // Free text (error messages, key states) made safe for a String field: every byte outside
 // printable ASCII becomes '?', so file names or other bytes embedded in it can never break the

@@ -494,12 +494,41 @@ TEST(MessageDecodeTest, ErrorBodiesAcceptOnlyMessage) {
 // Opcode tables
 
 TEST(OpcodeTest, IsKnownOpcode) {
-  for (uint16_t v = 1; v <= 14; ++v) EXPECT_TRUE(IsKnownOpcode(v)) << v;
-  for (uint16_t v : {uint16_t{0}, uint16_t{15}, uint16_t{100}, uint16_t{0xFFFF}}) {
+  for (uint16_t v = 1; v <= 24; ++v) EXPECT_TRUE(IsKnownOpcode(v)) << v;
+  for (uint16_t v : {uint16_t{0}, uint16_t{25}, uint16_t{100}, uint16_t{0xFFFF}}) {
     EXPECT_FALSE(IsKnownOpcode(v)) << v;
   }
   EXPECT_EQ(static_cast<uint16_t>(Opcode::kInfo), 1);
   EXPECT_EQ(static_cast<uint16_t>(Opcode::kRandom), 14);
+  EXPECT_EQ(static_cast<uint16_t>(Opcode::kAttestKey), 24);
+}
+
+TEST(LogEntryTest, NestedLogEntriesFollowTheirOwnSchema) {
+  Message entry;
+  entry.PutU64(Field::kSeq, 0)
+      .PutU32(Field::kRegister, 8)
+      .PutBytes(Field::kDigest, Bytes(32, 1))
+      .PutString(Field::kPrincipal, "uid:0")
+      .PutString(Field::kEvent, "boot")
+      .PutU64(Field::kTime, 1);
+  Message answer;
+  answer.PutNested(Field::kLogEntry, entry).PutU64(Field::kLogCount, 1);
+  EXPECT_TRUE(Message::Decode(answer.Encode(), Opcode::kReadLog, BodyKind::kResponse).ok());
+
+  // A key entry's fields are not a log entry's, and a log entry must be complete.
+  Message key_entry;
+  key_entry.PutString(Field::kName, "k");
+  Message wrong;
+  wrong.PutNested(Field::kLogEntry, key_entry).PutU64(Field::kLogCount, 1);
+  EXPECT_EQ(Message::Decode(wrong.Encode(), Opcode::kReadLog, BodyKind::kResponse).status().code(),
+            ErrorCode::kMalformed);
+  Message partial;
+  partial.PutU64(Field::kSeq, 0);
+  Message incomplete;
+  incomplete.PutNested(Field::kLogEntry, partial).PutU64(Field::kLogCount, 1);
+  EXPECT_EQ(
+      Message::Decode(incomplete.Encode(), Opcode::kReadLog, BodyKind::kResponse).status().code(),
+      ErrorCode::kMalformed);
 }
 
 TEST(OpcodeTest, OpcodeName) {

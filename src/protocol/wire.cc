@@ -4,17 +4,24 @@
 
 namespace edgetrust::protocol {
 
+namespace {
+void Store(uint8_t* p, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    p[i] = static_cast<uint8_t>(v);
+    v >>= 8;
+  }
+}
+}  // namespace
+
+// Written in place: every frame has a header, so no allocation here.
 std::array<uint8_t, kHeaderSize> EncodeHeader(const FrameHeader& h) {
-  Bytes out;
-  out.reserve(kHeaderSize);
-  PutU32(out, kMagic);
-  PutU16(out, h.version);
-  PutU16(out, h.opcode);
-  PutU64(out, h.request_id);
-  PutU32(out, h.status);
-  PutU32(out, h.body_length);
   std::array<uint8_t, kHeaderSize> header{};
-  std::copy(out.begin(), out.end(), header.begin());
+  Store(header.data(), kMagic, 4);
+  Store(header.data() + 4, h.version, 2);
+  Store(header.data() + 6, h.opcode, 2);
+  Store(header.data() + 8, h.request_id, 8);
+  Store(header.data() + 16, h.status, 4);
+  Store(header.data() + 20, h.body_length, 4);
   return header;
 }
 
