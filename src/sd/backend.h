@@ -69,6 +69,29 @@ class Backend {
                                KeyType out_type, ByteView info) = 0;
   virtual Result<SecretBytes> Random(size_t length) = 0;
   virtual size_t KeyCount(std::string_view owner) = 0;
+
+  // --- Sealing. Authenticated encryption under a key that never leaves the secure domain, one
+  // key per owner, so only the same principal on the same secure domain can open a blob. The
+  // blob format around it is the caller's (sealed_blob.h). UnsealData: kTampered when it does not
+  // authenticate under `owner`'s key.
+  virtual Result<Bytes> SealData(std::string_view owner, ByteView plaintext, ByteView aad) = 0;
+  virtual Result<SecretBytes> UnsealData(std::string_view owner, ByteView sealed, ByteView aad) = 0;
+
+  // --- Monotonic counters: never go backwards, survive restarts (counter_store.h for emulated).
+  virtual Result<uint64_t> CounterCreate(const KeyId& id) = 0;
+  virtual Result<uint64_t> CounterIncrement(const KeyId& id) = 0;
+  virtual Result<uint64_t> CounterRead(const KeyId& id) = 0;
+  // What the counters can and cannot detect, for `edgetrust info` and the threat model.
+  virtual std::string_view CounterProtection() const = 0;
+  // Things found at start-up an operator should know (e.g. a restored counter file).
+  virtual std::vector<std::string> Notices() const = 0;
+
+  // --- Attestation key: ECDSA P-256, created with the state, used for nothing but evidence.
+  // Callers cannot name it: it belongs to no principal.
+  virtual Result<Bytes> AttestationSign(ByteView to_be_signed) = 0;  // DER, SHA-256
+  virtual const Bytes& AttestationPublicKeyDer() const = 0;          // SubjectPublicKeyInfo
+  // True when no secure hardware stands behind the keys (evidence says so).
+  virtual bool IsEmulated() const = 0;
 };
 
 }  // namespace edgetrust::sd

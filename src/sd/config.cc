@@ -1,5 +1,7 @@
 #include "sd/config.h"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <sstream>
@@ -106,6 +108,8 @@ Result<DaemonConfig> LoadConfigFile(const std::string& path) {
   if (!text.ok()) return Status(text.status().code(), "config: " + text.status().message());
   auto c = ParseConfig(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
   if (!c.ok()) return Status(c.status().code(), path + ": " + c.status().message());
+  c->source_sha256.resize(SHA256_DIGEST_LENGTH);
+  SHA256(text->data(), text->size(), c->source_sha256.data());
   return c;
 }
 

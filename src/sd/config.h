@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 
+#include "edgetrust/secret.h"
 #include "edgetrust/status.h"
 #include "sd/policy.h"
 
@@ -35,6 +36,9 @@ struct DaemonConfig {
   bool seccomp = true;
   std::string log_level = "info";
   Policy policy;
+  // SHA-256 of the file LoadConfigFile read (the very bytes parsed), for the measurement of the
+  // daemon's configuration into register 0; empty for built-in defaults.
+  Bytes source_sha256;
 };
 
 // Parses config text. Errors: kInvalidArgument with the line of the problem.

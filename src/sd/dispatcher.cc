@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+#include <ctime>
+
 #include "protocol/wire.h"
+#include "sd/sealed_blob.h"
 #include "sd/version.h"
 
 namespace edgetrust::sd {
@@ -102,10 +106,156 @@ Result<Message> Dispatcher::Info(const Peer& peer) {
       .PutU32(Field::kKeyCount, static_cast<uint32_t>(backend_.KeyCount(peer.principal)));
   for (KeyType t : backend_.SupportedKeyTypes())
     r.PutString(Field::kSupported, "key-type:" + std::string(KeyTypeName(t)));
-  for (std::string_view op :
-       {"sign", "verify", "encrypt", "decrypt", "mac", "derive", "ecdh", "random"}) {
+  for (std::string_view op : {"sign", "verify", "encrypt", "decrypt", "mac", "derive", "ecdh",
+                              "random", "seal", "measure", "counter", "attest"}) {
     r.PutString(Field::kSupported, "op:" + std::string(op));
   }
+  r.PutString(Field::kSupported, "registers:" + std::to_string(kRegisterCount));
+  r.PutString(Field::kCounterProtection,
+              protocol::PrintableText(backend_.CounterProtection(), 256));
+  for (const auto& notice : backend_.Notices()) {
+    r.PutString(Field::kNotice, protocol::PrintableText(notice, 512));
+  }
+  return r;
+}
+
+Result<KeyId> Dispatcher::CounterId(const Peer& peer, const Message& req) const {
+  KeyId id{peer.principal, std::string(*req.GetString(Field::kName))};
+  if (!IsValidKeyName(id.name)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "invalid counter name \"" + id.name +
+                      "\": use 1-64 of A-Z a-z 0-9 . _ - (not starting with .)");
+  }
+  if (auto owner = req.GetString(Field::kOwner); owner && *owner != peer.principal) {
+    if (!IsValidPrincipal(*owner)) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "invalid owner \"" + std::string(*owner) + "\": use uid:N or container:ID");
+    }
+    if (!policy_.IsAdmin(peer.principal)) {
+      return Status(ErrorCode::kPermissionDenied,
+                    "only admin principals may use another principal's counters");
+    }
+    id.owner = std::string(*owner);
+  }
+  return id;
+}
+
+namespace {
+
+std::string RegisterList(uint32_t mask) {
+  std::string out;
+  for (uint32_t i = 0; i < kRegisterCount; ++i) {
+    if ((mask >> i) & 1u) out += (out.empty() ? "" : ", ") + std::to_string(i);
+  }
+  return out;
+}
+
+Digest256 ToDigest(ByteView v) {
+  Digest256 d{};
+  std::memcpy(d.data(), v.data(), d.size());
+  return d;
+}
+
+uint64_t Now() { return static_cast<uint64_t>(::time(nullptr)); }
+
+}  // namespace
+
+Result<Message> Dispatcher::Seal(const Peer& peer, const Message& req) {
+  SealedHeader header;
+  header.owner = peer.principal;
+  header.register_mask = req.GetU32(Field::kRegisterMask).value_or(0);
+  if (header.register_mask >> kRegisterCount != 0) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "registers to bind must be 0-" + std::to_string(kRegisterCount - 1));
+  }
+  const RegisterSnapshot snap = registers_.Snapshot();
+  for (uint32_t i = 0; i < kRegisterCount; ++i) {
+    if ((header.register_mask >> i) & 1u) header.register_values.push_back(snap.values[i]);
+  }
+  ET_ASSIGN_OR_RETURN(Bytes blob, EncodeSealedHeader(header));
+  ET_ASSIGN_OR_RETURN(Bytes sealed,
+                      backend_.SealData(peer.principal, *req.GetBytes(Field::kPlaintext), blob));
+  blob.insert(blob.end(), sealed.begin(), sealed.end());
+  Message r;
+  r.PutBytes(Field::kSealedBlob, blob);
+  return r;
+}
+
+Result<Message> Dispatcher::Unseal(const Peer& peer, const Message& req) {
+  ET_ASSIGN_OR_RETURN(ParsedSealedBlob blob, ParseSealedBlob(*req.GetBytes(Field::kSealedBlob)));
+  if (blob.header.owner != peer.principal) {
+    // Tell "another principal's blob" from "a damaged blob": only a blob that authenticates
+    // under the named owner's key really is that owner's. Its plaintext is wiped unseen.
+    auto theirs = backend_.UnsealData(blob.header.owner, blob.sealed, blob.associated_data);
+    if (!theirs.ok()) return theirs.status();
+    return Status(ErrorCode::kPermissionDenied, "this blob was sealed by " + blob.header.owner +
+                                                    "; only that principal can unseal it");
+  }
+  ET_ASSIGN_OR_RETURN(SecretBytes plain,
+                      backend_.UnsealData(peer.principal, blob.sealed, blob.associated_data));
+  if (blob.header.register_mask != 0) {
+    const RegisterSnapshot snap = registers_.Snapshot();
+    uint32_t changed = 0;
+    size_t k = 0;
+    for (uint32_t i = 0; i < kRegisterCount; ++i) {
+      if (((blob.header.register_mask >> i) & 1u) == 0) continue;
+      if (snap.values[i] != blob.header.register_values[k++]) changed |= 1u << i;
+    }
+    if (changed != 0) {
+      return Status(ErrorCode::kFailedPrecondition,
+                    "the blob is bound to registers " + RegisterList(blob.header.register_mask) +
+                        ", and register(s) " + RegisterList(changed) +
+                        " changed since it was sealed");
+    }
+  }
+  Message r;
+  r.PutBytes(Field::kPlaintext, plain.view());
+  return r;
+}
+
+Result<Message> Dispatcher::Extend(const Peer& peer, const Message& req) {
+  const uint32_t index = *req.GetU32(Field::kRegister);
+  ByteView digest = *req.GetBytes(Field::kDigest);
+  if (digest.size() != 32) {
+    return Status(ErrorCode::kInvalidArgument, "the digest must be 32 bytes (SHA-256)");
+  }
+  if (index >= kRegisterCount) {
+    return Status(ErrorCode::kInvalidArgument, "register " + std::to_string(index) +
+                                                   " does not exist (0 to " +
+                                                   std::to_string(kRegisterCount - 1) + ")");
+  }
+  if (!policy_.MayExtend(peer.principal, index)) {
+    return Status(ErrorCode::kPermissionDenied,
+                  peer.principal + " may not extend register " + std::to_string(index) +
+                      (index == 0 ? " (edgetrust-sd measures itself into it)" : " (policy)"));
+  }
+  ET_ASSIGN_OR_RETURN(RegisterBank::Extended ext,
+                      registers_.Extend(index, ToDigest(digest), peer.principal,
+                                        *req.GetString(Field::kEvent), Now()));
+  spdlog::info("event=measure principal={} pid={} register={} seq={}", peer.principal, peer.pid,
+               index, ext.seq);
+  Message r;
+  r.PutU64(Field::kSeq, ext.seq).PutBytes(Field::kRegisterValue, ext.value);
+  return r;
+}
+
+Result<Message> Dispatcher::ReadLog(const Message& req) const {
+  // 512 entries of at most ~500 bytes stay well inside one answer frame.
+  constexpr size_t kPage = 512;
+  const uint64_t start = req.GetU64(Field::kStart).value_or(0);
+  const RegisterSnapshot snap = registers_.Snapshot();
+  Message r;
+  for (const LogEvent& e : registers_.LogPage(start, kPage)) {
+    Message entry;
+    entry.PutU64(Field::kSeq, e.seq)
+        .PutU32(Field::kRegister, e.register_index)
+        .PutBytes(Field::kDigest, e.digest)
+        .PutString(Field::kPrincipal, e.principal)
+        .PutString(Field::kEvent, e.description)
+        .PutU64(Field::kTime, e.time);
+    r.PutNested(Field::kLogEntry, entry);
+  }
+  r.PutU64(Field::kLogCount, snap.log_count);
   return r;
 }
 
@@ -260,6 +410,61 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
       ET_ASSIGN_OR_RETURN(SecretBytes bytes, backend_.Random(n));
       Message r;
       r.PutBytes(Field::kData, bytes.view());
+      return r;
+    }
+
+    case Opcode::kSeal:
+      return Seal(peer, req);
+    case Opcode::kUnseal:
+      return Unseal(peer, req);
+    case Opcode::kExtend:
+      return Extend(peer, req);
+
+    case Opcode::kReadRegisters: {
+      const RegisterSnapshot snap = registers_.Snapshot();
+      Message r;
+      for (const auto& v : snap.values) r.PutBytes(Field::kRegisterValue, v);
+      r.PutBytes(Field::kLogDigest, snap.log_digest).PutU64(Field::kLogCount, snap.log_count);
+      return r;
+    }
+
+    case Opcode::kReadLog:
+      return ReadLog(req);
+
+    case Opcode::kCounterCreate:
+    case Opcode::kCounterIncrement:
+    case Opcode::kCounterRead: {
+      ET_ASSIGN_OR_RETURN(KeyId id, CounterId(peer, req));
+      if (op == Opcode::kCounterCreate && id.owner != peer.principal) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "counters are created in the caller's own namespace");
+      }
+      Result<uint64_t> value = op == Opcode::kCounterCreate      ? backend_.CounterCreate(id)
+                               : op == Opcode::kCounterIncrement ? backend_.CounterIncrement(id)
+                                                                 : backend_.CounterRead(id);
+      if (!value.ok()) return value.status();
+      if (op != Opcode::kCounterRead) {
+        spdlog::info("event=counter-{} principal={} counter={}/{} value={}",
+                     op == Opcode::kCounterCreate ? "create" : "increment", peer.principal,
+                     id.owner, id.name, *value);
+      }
+      Message r;
+      r.PutU64(Field::kCounterValue, *value);
+      return r;
+    }
+
+    case Opcode::kAttest: {
+      ET_ASSIGN_OR_RETURN(Bytes evidence,
+                          attester_.Attest(*req.GetBytes(Field::kNonce), peer.principal));
+      Message r;
+      r.PutBytes(Field::kEvidence, evidence);
+      return r;
+    }
+
+    case Opcode::kAttestKey: {
+      ET_ASSIGN_OR_RETURN(std::string pem, attester_.PublicKeyPem());
+      Message r;
+      r.PutString(Field::kPublicPem, pem);
       return r;
     }
   }

@@ -15,6 +15,7 @@
 
 #include "common/openssl_ptr.h"
 #include "sd/backend.h"
+#include "sd/counter_store.h"
 #include "sd/object_store.h"
 #include "sd/state_dir.h"
 
@@ -45,6 +46,23 @@ class EmulatedBackend final : public Backend {
   Result<SecretBytes> Random(size_t length) override;
   size_t KeyCount(std::string_view owner) override;
 
+  // Sealing, counters and the attestation key: emulated_services.cc.
+  Result<Bytes> SealData(std::string_view owner, ByteView plaintext, ByteView aad) override;
+  Result<SecretBytes> UnsealData(std::string_view owner, ByteView sealed, ByteView aad) override;
+  Result<uint64_t> CounterCreate(const KeyId& id) override;
+  Result<uint64_t> CounterIncrement(const KeyId& id) override;
+  Result<uint64_t> CounterRead(const KeyId& id) override;
+  std::string_view CounterProtection() const override { return CounterStore::kProtection; }
+  std::vector<std::string> Notices() const override;
+  Result<Bytes> AttestationSign(ByteView to_be_signed) override;
+  const Bytes& AttestationPublicKeyDer() const override { return attestation_spki_; }
+  bool IsEmulated() const override { return true; }
+
+  // The owner and name of the attestation key's record in the object store. The owner is not a
+  // principal, so no caller can address it.
+  static constexpr std::string_view kServiceOwner = "edgetrust-sd";
+  static constexpr std::string_view kAttestationKeyName = "attestation";
+
   // Startup integrity check of every stored object: how many are authentic and which are not.
   struct Audit {
     size_t authentic = 0;
@@ -62,6 +80,9 @@ class EmulatedBackend final : public Backend {
   using KeyPtr = std::shared_ptr<const LoadedKey>;
 
   explicit EmulatedBackend(std::unique_ptr<ObjectStore> store) : store_(std::move(store)) {}
+  // Sealing root, counter store and attestation key (emulated_services.cc).
+  Status InitServices(const StateDir& state);
+  Result<SecretBytes> SealingKey(std::string_view owner) const;
   Result<KeyPtr> Load(const KeyId& id);
   Result<KeyPtr> LoadOfType(const KeyId& id, bool asymmetric, std::string_view operation);
   Result<KeyMeta> StoreNew(const KeyId& id, KeyType type, ByteView material, EvpPkeyPtr pkey,
@@ -72,6 +93,12 @@ class EmulatedBackend final : public Backend {
   std::unique_ptr<ObjectStore> store_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, KeyPtr> cache_;
+
+  SecretBytes sealing_root_;
+  std::unique_ptr<CounterStore> counters_;
+  EvpPkeyPtr attestation_key_;
+  Bytes attestation_spki_;
+  std::string attestation_problem_;  // why there is no attestation key, if there is none
 };
 
 }  // namespace edgetrust::sd

@@ -44,7 +44,7 @@ Result<std::set<std::string, std::less<>>> StringSet(const toml::node* node, std
 Result<Policy> Policy::FromToml(const toml::table& table) {
   Policy p;
   for (const auto& [k, v] : table) {
-    if (k.str() != "admins" && k.str() != "grant") {
+    if (k.str() != "admins" && k.str() != "grant" && k.str() != "register") {
       return Bad("unknown key \"" + std::string(k.str()) + "\"" + Where(v));
     }
   }
@@ -88,6 +88,49 @@ Result<Policy> Policy::FromToml(const toml::table& table) {
       p.grants_.push_back(std::move(grant));
     }
   }
+  if (const toml::node* r = table.get("register")) {
+    const toml::array* entries = r->as_array();
+    if (entries == nullptr) {
+      return Bad("register must be an array of tables ([[register]])" + Where(*r));
+    }
+    for (const auto& el : *entries) {
+      const toml::table* t = el.as_table();
+      if (t == nullptr) return Bad("each register entry must be a table" + Where(el));
+      for (const auto& [k, v] : *t) {
+        if (k.str() != "index" && k.str() != "extenders") {
+          return Bad("register: unknown key \"" + std::string(k.str()) + "\"" + Where(v));
+        }
+      }
+      std::vector<int64_t> indices;
+      const toml::node* index = t->get("index");
+      if (index == nullptr) return Bad("register entry needs index = N or [N, ...]" + Where(el));
+      if (auto one = index->value<int64_t>(); one && index->is_integer()) {
+        indices.push_back(*one);
+      } else if (const toml::array* many = index->as_array()) {
+        for (const auto& i : *many) {
+          auto v = i.value<int64_t>();
+          if (!v || !i.is_integer()) return Bad("register index must hold integers" + Where(i));
+          indices.push_back(*v);
+        }
+      } else {
+        return Bad("register index must be an integer or an array of integers" + Where(*index));
+      }
+      if (indices.empty()) return Bad("register entry names no register" + Where(el));
+      ET_ASSIGN_OR_RETURN(auto extenders, StringSet(t->get("extenders"), "register.extenders",
+                                                    [](std::string_view s) {
+                                                      return IsValidPrincipal(s) || s == "*";
+                                                    }));
+      for (int64_t i : indices) {
+        if (i < 1 || i > 15) {
+          return Bad("register index " + std::to_string(i) +
+                     " must be 1-15 (register 0 is measured by edgetrust-sd itself)" + Where(el));
+        }
+        auto& slot = p.extenders_[static_cast<size_t>(i)];
+        if (slot) return Bad("register " + std::to_string(i) + " is listed twice" + Where(el));
+        slot = extenders;
+      }
+    }
+  }
   return p;
 }
 
@@ -105,6 +148,14 @@ Result<Policy> Policy::Parse(std::string_view text) {
 }
 
 bool Policy::IsAdmin(std::string_view principal) const { return admins_.contains(principal); }
+
+bool Policy::MayExtend(std::string_view caller, uint32_t index) const {
+  if (index == 0 || index >= extenders_.size()) return false;
+  if (const auto& named = extenders_[index]) {
+    return named->contains(caller) || named->contains("*");
+  }
+  return index >= 8 || IsAdmin(caller);
+}
 
 bool Policy::Allows(std::string_view caller, std::string_view owner, std::string_view key,
                     std::string_view operation) const {

@@ -11,12 +11,17 @@
 //   key = "device-identity"
 //   to = ["uid:1000", "container:<64 hex>"]
 //   operations = ["sign", "public"]
+//   [[register]]                  # who may extend measurement registers 2 and 3
+//   index = [2, 3]
+//   extenders = ["uid:0", "container:<64 hex>"]   # "*": any principal
 //
 // Thread safety: immutable after Parse(); share freely.
 #pragma once
 
 #include <toml++/toml.h>
 
+#include <array>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -39,6 +44,11 @@ class Policy {
   bool Allows(std::string_view caller, std::string_view owner, std::string_view key,
               std::string_view operation) const;
 
+  // May `caller` extend measurement register `index`? Defaults (docs/policy.md): register 0
+  // nobody (edgetrust-sd measures its own configuration), 1-7 admins, 8-15 any principal. A
+  // [[register]] entry replaces the default of the registers it names.
+  bool MayExtend(std::string_view caller, uint32_t index) const;
+
   size_t grant_count() const { return grants_.size(); }
   const std::set<std::string, std::less<>>& admins() const { return admins_; }
 
@@ -54,6 +64,8 @@ class Policy {
  private:
   std::set<std::string, std::less<>> admins_;
   std::vector<Grant> grants_;
+  // Per register: the principals a [[register]] entry named, or nullopt for the default.
+  std::array<std::optional<std::set<std::string, std::less<>>>, 16> extenders_;
 };
 
 }  // namespace edgetrust::sd

@@ -315,5 +315,55 @@ TEST_F(PolicyAllowsTest, OthersRefused) {
   EXPECT_FALSE(Policy().Allows("uid:1", "uid:2", "k", "public"));
 }
 
+TEST(PolicyRegisterTest, DefaultsWithoutRegisterEntries) {
+  auto p = Policy::Parse("admins = [\"uid:0\"]\n");
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->MayExtend("uid:0", 0));  // the daemon's own register, for nobody
+  EXPECT_TRUE(p->MayExtend("uid:0", 1));
+  EXPECT_TRUE(p->MayExtend("uid:0", 7));
+  EXPECT_FALSE(p->MayExtend("uid:1000", 1));
+  EXPECT_TRUE(p->MayExtend("uid:1000", 8));
+  EXPECT_TRUE(p->MayExtend("uid:1000", 15));
+  EXPECT_FALSE(p->MayExtend("uid:0", 16));
+}
+
+TEST(PolicyRegisterTest, EntriesReplaceTheDefault) {
+  auto p = Policy::Parse(R"(
+admins = ["uid:0"]
+[[register]]
+index = [1, 2]
+extenders = ["uid:5"]
+[[register]]
+index = 12
+extenders = []
+[[register]]
+index = 3
+extenders = ["*"]
+)");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->MayExtend("uid:5", 1));
+  EXPECT_TRUE(p->MayExtend("uid:5", 2));
+  EXPECT_FALSE(p->MayExtend("uid:0", 2));  // replaced, not added to
+  EXPECT_FALSE(p->MayExtend("uid:5", 12));
+  EXPECT_TRUE(p->MayExtend("uid:77", 3));
+  EXPECT_TRUE(p->MayExtend("uid:0", 4));  // untouched default
+}
+
+TEST(PolicyRegisterTest, RejectsBadEntries) {
+  for (const char* bad : {
+           "[[register]]\nindex = 0\nextenders = [\"uid:1\"]\n",
+           "[[register]]\nindex = 16\nextenders = [\"uid:1\"]\n",
+           "[[register]]\nindex = [1, 1]\nextenders = [\"uid:1\"]\n",
+           "[[register]]\nindex = 1\nextenders = [\"root\"]\n",
+           "[[register]]\nextenders = [\"uid:1\"]\n",
+           "[[register]]\nindex = \"1\"\nextenders = [\"uid:1\"]\n",
+           "[[register]]\nindex = 1\nextenders = [\"uid:1\"]\nwho = 1\n",
+           "register = 1\n",
+       }) {
+    auto p = Policy::Parse(bad);
+    EXPECT_EQ(p.status().code(), ErrorCode::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace edgetrust::sd
