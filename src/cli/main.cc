@@ -1,9 +1,9 @@
 // edgetrust: the command-line client of edgetrust-sd. This file only wires the pieces together:
 // global options, the commands (commands.h), parsing, and exit codes.
 //
-// Exit status: 0 on success; 1 on any failure, after one "edgetrust: <text>" line on stderr
-// (a signature or MAC that does not verify is such a failure); 2 for a usage error, after CLI11's
-// message.
+// Exit status: 0 on success; 1 on any failure, after one "edgetrust: <code>: <reason>" line on
+// stderr (a signature or MAC that does not verify is such a failure); 2 for a usage error, after
+// CLI11's message.
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <string>
@@ -22,7 +22,10 @@ constexpr int kExitUsage = 2;
 int Run(int argc, char** argv) {
   using namespace edgetrust::cli;
 
-  CLI::App app("EdgeTrust: keys and cryptography in the gateway's secure domain", "edgetrust");
+  CLI::App app(
+      "EdgeTrust: keys, cryptography, sealing, measurements and attestation in the gateway's "
+      "secure domain",
+      "edgetrust");
   // Subcommands inherit fallthrough, so --socket and --json work before or after them.
   app.fallthrough();
   app.require_subcommand(1);
@@ -40,6 +43,11 @@ int Run(int argc, char** argv) {
   AddCipherCommands(app, selection);
   AddDeriveCommands(app, selection);
   AddSystemCommands(app, selection);
+  AddSealCommands(app, selection);
+  AddMeasureCommands(app, selection);
+  AddCounterCommands(app, selection);
+  AddAttestCommands(app, selection);
+  AddVerifyCommands(app, selection);
 
   try {
     app.parse(argc, argv);
@@ -53,8 +61,10 @@ int Run(int argc, char** argv) {
   edgetrust::Status status = selection.action(ctx);
   if (status.ok()) status = FlushStdout();
   if (!status.ok()) {
-    PrintError(status.message().empty() ? std::string(edgetrust::ErrorCodeName(status.code()))
-                                        : status.message());
+    // "CODE: reason": the code name is stable (docs/protocol.md) so scripts can match it; the
+    // reason is for people.
+    const std::string code(edgetrust::ErrorCodeName(status.code()));
+    PrintError(status.message().empty() ? code : code + ": " + status.message());
     return kExitFailure;
   }
   return kExitOk;

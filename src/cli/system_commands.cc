@@ -50,7 +50,9 @@ Status Info(Context& ctx) {
                     {"protocol_version", info.protocol_version},
                     {"principal", info.principal},
                     {"key_count", info.key_count},
-                    {"supported", info.supported}});
+                    {"supported", info.supported},
+                    {"counter_protection", info.counter_protection},
+                    {"notices", info.notices}});
     return Status::Ok();
   }
   std::string supported;
@@ -61,6 +63,8 @@ Status Info(Context& ctx) {
   ctx.out().Line("principal:        " + info.principal);
   ctx.out().Line("keys:             " + std::to_string(info.key_count));
   ctx.out().Line("supported:        " + supported);
+  ctx.out().Line("counters:         " + info.counter_protection);
+  for (const auto& notice : info.notices) ctx.out().Line("notice:           " + notice);
   return Status::Ok();
 }
 
