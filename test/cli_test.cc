@@ -242,7 +242,7 @@ TEST(CliRefusalTest, DaemonRefusalReachesTheUserWithItsReason) {
   for (int i = 0; i < 5; ++i) {
     auto r = RunCommand({CliBinary(), "--socket", sd.socket(), "info"});
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_EQ(r.err, "edgetrust: too many connections\n");
+    EXPECT_EQ(r.err, "edgetrust: resource-exhausted: too many connections\n");
   }
   EXPECT_EQ(sd.Stop(), 0);
 }
