@@ -33,17 +33,19 @@ inline constexpr uint8_t kStorageKey[32] = {
     0x45, 0x54, 0x53, 0x44, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d, 0x73, 0x74, 0x6f, 0x72, 0x61, 0x67,
     0x65, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x6e, 0x6f, 0x74, 0x2d, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74};
 
-// fuzz_response_decoder reads its first input byte as a selector: the low 4 bits are the opcode
-// (0 and 15 are unknown ones), the high 4 bits modulo 3 the body kind (response, key entry, error).
-inline constexpr protocol::BodyKind kResponseKinds[3] = {
-    protocol::BodyKind::kResponse, protocol::BodyKind::kKeyEntry, protocol::BodyKind::kError};
+// fuzz_response_decoder reads its first input byte as a selector: the low 5 bits are the opcode
+// (0 and 25..31 are unknown ones), the high 3 bits modulo 4 the body kind (response, key entry,
+// log entry, error).
+inline constexpr protocol::BodyKind kResponseKinds[4] = {
+    protocol::BodyKind::kResponse, protocol::BodyKind::kKeyEntry, protocol::BodyKind::kLogEntry,
+    protocol::BodyKind::kError};
 
 inline uint8_t ResponseSelector(protocol::Opcode op, protocol::BodyKind kind) {
   uint8_t k = 0;
-  for (uint8_t i = 0; i < 3; ++i) {
+  for (uint8_t i = 0; i < 4; ++i) {
     if (kResponseKinds[i] == kind) k = i;
   }
-  return static_cast<uint8_t>((k << 4) | (static_cast<uint16_t>(op) & 0x0F));
+  return static_cast<uint8_t>((k << 5) | (static_cast<uint16_t>(op) & 0x1F));
 }
 
 // --- The schema, seen independently of the codec ----------------------------------------------
@@ -71,6 +73,7 @@ struct SchemaEntryRule {
 #define ET_REQUEST(op, field, required)
 #define ET_RESPONSE(op, field, required)
 #define ET_ENTRY(field, required)
+#define ET_LOG_ENTRY(field, required)
 inline constexpr SchemaField kSchemaFields[] = {
 #include "protocol/schema_v1.def"
 };
@@ -92,9 +95,18 @@ inline constexpr SchemaRule kSchemaResponseRules[] = {
 };
 #undef ET_RESPONSE
 #undef ET_ENTRY
+#undef ET_LOG_ENTRY
 #define ET_RESPONSE(op, field, required)
 #define ET_ENTRY(field, required) {protocol::Field::k##field, required},
+#define ET_LOG_ENTRY(field, required)
 inline constexpr SchemaEntryRule kSchemaEntryRules[] = {
+#include "protocol/schema_v1.def"
+};
+#undef ET_ENTRY
+#undef ET_LOG_ENTRY
+#define ET_ENTRY(field, required)
+#define ET_LOG_ENTRY(field, required) {protocol::Field::k##field, required},
+inline constexpr SchemaEntryRule kSchemaLogEntryRules[] = {
 #include "protocol/schema_v1.def"
 };
 #undef ET_FIELD
@@ -102,6 +114,7 @@ inline constexpr SchemaEntryRule kSchemaEntryRules[] = {
 #undef ET_REQUEST
 #undef ET_RESPONSE
 #undef ET_ENTRY
+#undef ET_LOG_ENTRY
 
 struct SchemaAllowance {
   bool allowed = false;
@@ -115,6 +128,11 @@ inline SchemaAllowance SchemaAllows(protocol::Opcode op, protocol::BodyKind kind
       return {f == protocol::Field::kMessage, false};
     case protocol::BodyKind::kKeyEntry:
       for (const auto& r : kSchemaEntryRules) {
+        if (r.field == f) return {true, r.required};
+      }
+      return {};
+    case protocol::BodyKind::kLogEntry:
+      for (const auto& r : kSchemaLogEntryRules) {
         if (r.field == f) return {true, r.required};
       }
       return {};
@@ -137,7 +155,7 @@ inline SchemaAllowance SchemaAllows(protocol::Opcode op, protocol::BodyKind kind
 //    that encoding succeeds and re-encodes to the same bytes;
 //  - only fields the schema allows are present, every required field is present, and each typed
 //    getter of a present field returns a value (so handlers may dereference them);
-//  - nested KeyEntry bodies decode on their own as kKeyEntry and satisfy the same promises.
+//  - nested KeyEntry/LogEntry bodies decode on their own and satisfy the same promises.
 inline void CheckDecoded(ByteView body, const protocol::Message& m, protocol::Opcode op,
                          protocol::BodyKind kind) {
   using protocol::BodyKind;
@@ -175,9 +193,11 @@ inline void CheckDecoded(ByteView body, const protocol::Message& m, protocol::Op
       case FieldKind::kNested:
         for (ByteView nested_body : m.GetAll(spec.field)) {
           Bytes copy(nested_body.begin(), nested_body.end());  // exact-size buffer for ASan
-          auto entry = Message::Decode(copy, op, BodyKind::kKeyEntry);
+          const BodyKind nested_kind =
+              spec.field == protocol::Field::kLogEntry ? BodyKind::kLogEntry : BodyKind::kKeyEntry;
+          auto entry = Message::Decode(copy, op, nested_kind);
           ET_FUZZ_CHECK(entry.ok());
-          CheckDecoded(copy, *entry, op, BodyKind::kKeyEntry);
+          CheckDecoded(copy, *entry, op, nested_kind);
         }
         break;
     }

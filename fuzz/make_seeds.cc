@@ -4,10 +4,14 @@
 //
 //   fuzz_make_seeds fuzz/corpus
 //
-// writes fuzz/corpus/request_decoder/, response_decoder/ and key_record/ (existing files of the
-// same names are replaced; nothing else is touched). The config and cgroup corpora are plain text
-// files kept by hand. Key records get a fresh nonce on every run, so re-running changes those
-// files: only re-run when the formats change, and check the results in.
+// writes fuzz/corpus/request_decoder/, response_decoder/, key_record/, evidence/ and
+// attest_json/ (existing files of the same names are replaced; nothing else is touched). The
+// config and cgroup corpora are plain text files kept by hand. Key records get a fresh nonce on
+// every run, so re-running changes those files: only re-run when the formats change, and check
+// the results in.
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,13 +19,22 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "attest/cbor_util.h"
+#include "attest/evidence.h"
+#include "common/hex.h"
+#include "common/openssl_ptr.h"
+#include "edgetrust/attestation.h"
 #include "edgetrust/types.h"
+#include "fuzz_attest_data.h"
 #include "fuzz_util.h"
 #include "protocol/message.h"
 #include "protocol/wire.h"
+#include "sd/counter_store.h"
 #include "sd/crypto.h"
 #include "sd/object_store.h"
+#include "sd/sealed_blob.h"
 
 namespace {
 
@@ -220,6 +233,27 @@ void RequestSeeds(const fs::path& root) {
                      .PutBytes(Field::kInfo, AsBytes("ecdh v1"))
                      .PutString(Field::kKeyType, "hmac-sha256"))},
       {"random", Opcode::kRandom, std::move(Message().PutU32(Field::kLength, 32))},
+      {"seal", Opcode::kSeal,
+       std::move(Message()
+                     .PutBytes(Field::kPlaintext, AsBytes("wifi password"))
+                     .PutU32(Field::kRegisterMask, 0x300))},
+      {"unseal", Opcode::kUnseal,
+       std::move(Message().PutBytes(Field::kSealedBlob, Concat({AsBytes("ETSB"), Filled(60, 4)})))},
+      {"extend", Opcode::kExtend,
+       std::move(Message()
+                     .PutU32(Field::kRegister, 8)
+                     .PutBytes(Field::kDigest, digest)
+                     .PutString(Field::kEvent, "app v1.2 loaded"))},
+      {"read-registers", Opcode::kReadRegisters, Message()},
+      {"read-log", Opcode::kReadLog, std::move(Message().PutU64(Field::kStart, 512))},
+      {"counter-create", Opcode::kCounterCreate,
+       std::move(Message().PutString(Field::kName, "firmware"))},
+      {"counter-increment", Opcode::kCounterIncrement,
+       std::move(Message().PutString(Field::kOwner, "uid:0").PutString(Field::kName, "firmware"))},
+      {"counter-read", Opcode::kCounterRead,
+       std::move(Message().PutString(Field::kName, "firmware"))},
+      {"attest", Opcode::kAttest, std::move(Message().PutBytes(Field::kNonce, Filled(32, 9)))},
+      {"attest-key", Opcode::kAttestKey, Message()},
   };
   uint64_t id = 1;
   for (const auto& r : reqs) {
@@ -312,6 +346,34 @@ void ResponseSeeds(const fs::path& root) {
       .PutString(Field::kSupported, "aes-256")
       .PutU32(Field::kKeyCount, 3);
   ok("info", Opcode::kInfo, info);
+  Message info_notices;
+  info_notices.PutString(Field::kBackend, "emulated")
+      .PutString(Field::kVersion, "0.1.0")
+      .PutU32(Field::kProtocolVersion, 1)
+      .PutString(Field::kPrincipal, "uid:0")
+      .PutU32(Field::kKeyCount, 0)
+      .PutString(Field::kCounterProtection, "emulated: partial restores detected")
+      .PutString(Field::kNotice, "counters: counters.dat is older than counters.anchor");
+  ok("info-notices", Opcode::kInfo, info_notices);
+  Message log_entry;
+  log_entry.PutU64(Field::kSeq, 0)
+      .PutU32(Field::kRegister, 0)
+      .PutBytes(Field::kDigest, Filled(32, 5))
+      .PutString(Field::kPrincipal, "edgetrust-sd")
+      .PutString(Field::kEvent, "edgetrust-sd 0.1.0, backend emulated")
+      .PutU64(Field::kTime, 1732233600);
+  ok("read-log", Opcode::kReadLog,
+     Message().PutNested(Field::kLogEntry, log_entry).PutU64(Field::kLogCount, 1));
+  write("log-entry", Opcode::kReadLog, BodyKind::kLogEntry, log_entry.Encode(), true);
+  Message registers;
+  for (uint8_t i = 0; i < 16; ++i) registers.PutBytes(Field::kRegisterValue, Filled(32, i));
+  registers.PutBytes(Field::kLogDigest, Filled(32, 6)).PutU64(Field::kLogCount, 2);
+  ok("read-registers", Opcode::kReadRegisters, registers);
+  ok("extend", Opcode::kExtend,
+     Message().PutU64(Field::kSeq, 3).PutBytes(Field::kRegisterValue, Filled(32, 8)));
+  ok("counter-read", Opcode::kCounterRead, Message().PutU64(Field::kCounterValue, 7));
+  ok("seal", Opcode::kSeal, Message().PutBytes(Field::kSealedBlob, Filled(80, 2)));
+  ok("attest", Opcode::kAttest, Message().PutBytes(Field::kEvidence, Filled(900, 3)));
   ok("key-create", Opcode::kKeyCreate,
      Message().PutNested(Field::kKeyEntry,
                          Entry("device-identity", "uid:1000", "ecdsa-p256", "ok")));
@@ -433,7 +495,334 @@ void KeyRecordSeeds(const fs::path& root) {
   dir.Write("truncated.key", ByteView(p256_record).first(40));
 }
 
+// --- Attestation: evidence/ and attest_json/ ---------------------------------------------------
+// Evidence is signed with the fixed fuzz key of fuzz_attest_data.h over its nonce and log, so the
+// valid seeds pass fuzz_evidence's verifier; every seed is checked to pass or fail as its name
+// says ("valid-" pass, the rest fail).
+
+EvpPkeyPtr AttestFuzzKey() {
+  BioPtr bio(BIO_new_mem_buf(fuzz::kAttestFuzzPrivateKeyPem.data(),
+                             static_cast<int>(fuzz::kAttestFuzzPrivateKeyPem.size())));
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    std::fprintf(stderr, "fuzz_make_seeds: cannot read the attestation fuzz key\n");
+    std::exit(1);
+  }
+  return key;
+}
+
+attest::DerSigner AttestSigner(EVP_PKEY* key) {
+  return [key](ByteView tbs) -> Result<Bytes> {
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    size_t len = 0;
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
+        EVP_DigestSign(ctx.get(), nullptr, &len, tbs.data(), tbs.size()) != 1) {
+      return Status(ErrorCode::kInternal, "cannot sign");
+    }
+    Bytes sig(len);
+    if (EVP_DigestSign(ctx.get(), sig.data(), &len, tbs.data(), tbs.size()) != 1) {
+      return Status(ErrorCode::kInternal, "cannot sign");
+    }
+    sig.resize(len);
+    return sig;
+  };
+}
+
+// A COSE_Sign1 over `payload` with `protected_header`, correctly signed with `key`.
+Bytes SignedSign1(EVP_PKEY* key, const Bytes& protected_header, const Bytes& payload,
+                  const Bytes& kid) {
+  attest::Sign1 s;
+  s.protected_header = protected_header;
+  s.payload = payload;
+  s.kid = kid;
+  Bytes der = Must(AttestSigner(key)(attest::SigStructure(s.protected_header, s.payload)), "sign");
+  s.signature = Must(attest::EcdsaDerToRaw(der, 32), "raw signature");
+  return attest::EncodeSign1(s);
+}
+
+// The claims of `payload` as a libcbor map without claim `drop`, with room for `extra` more.
+// Each pair is copied by loading it with cbor_load(): the payload is our own, small and trusted.
+attest::cbor::Item ClaimsMap(const Bytes& payload, int64_t drop, size_t extra) {
+  namespace cbor = attest::cbor;
+  cbor::Reader r(payload);
+  const uint64_t n = Must(r.ReadMap("claims"), "claims map");
+  std::vector<std::pair<cbor::Item, cbor::Item>> pairs;
+  for (uint64_t i = 0; i < n; ++i) {
+    const size_t start = r.offset();
+    const int64_t k = Must(r.ReadInt("key"), "claim key");
+    const size_t key_end = r.offset();
+    if (!r.Skip("value").ok()) std::exit(1);
+    if (k == drop) continue;
+    cbor_load_result lr;
+    cbor::Item key_item(cbor_load(payload.data() + start, key_end - start, &lr));
+    cbor::Item value(cbor_load(payload.data() + key_end, r.offset() - key_end, &lr));
+    if (!key_item || !value) std::exit(1);
+    pairs.emplace_back(std::move(key_item), std::move(value));
+  }
+  cbor::Item map = cbor::Map(pairs.size() + extra);
+  for (const auto& [k, v] : pairs) cbor::Put(map, k, v);
+  return map;
+}
+
+void EvidenceSeeds(const fs::path& root) {
+  namespace cbor = attest::cbor;
+  SeedDir dir(root, "evidence");
+  auto key = AttestFuzzKey();
+  unsigned char* spki = nullptr;
+  const int spki_len = i2d_PUBKEY(key.get(), &spki);
+  if (spki_len <= 0) std::exit(1);
+  const Bytes spki_der(spki, spki + spki_len);
+  OPENSSL_free(spki);
+  const Bytes ueid = attest::UeidFromPublicKeyDer(spki_der);
+  const Bytes kid(ueid.begin() + 1, ueid.end());  // SHA-256 of the SPKI, as the daemon sets it
+
+  const std::vector<LogEvent> log = fuzz::AttestFuzzLog();
+  const ReferenceValues reference = fuzz::AttestFuzzReference();
+  const LogReplay replay = Must(ReplayLog(log), "replay");
+  EvidenceClaims claims;
+  claims.nonce.assign(std::begin(fuzz::kAttestFuzzNonce), std::end(fuzz::kAttestFuzzNonce));
+  claims.ueid = ueid;
+  claims.iat = fuzz::kAttestFuzzIat;
+  claims.dbgstat = 0;
+  claims.profile = std::string(attest::kProfile);
+  claims.uptime = 3600;
+  claims.bootseed = Filled(32, 17);
+  claims.swname = "edgetrust-sd 0.1.0";
+  claims.registers = replay.registers;
+  claims.log_digest = replay.log_digest;
+  claims.log_count = replay.count;
+  claims.backend = "emulated";
+  claims.emulated = true;
+  claims.requester = "uid:1000";
+
+  auto verifier = Must(EvidenceVerifier::Create(fuzz::kAttestFuzzPublicKeyPem), "verifier");
+  auto write = [&](const std::string& name, const Bytes& evidence) {
+    const bool want_pass = name.starts_with("valid-");
+    Verdict v = verifier.Verify(evidence, ByteView(fuzz::kAttestFuzzNonce), &log, &reference,
+                                fuzz::kAttestFuzzNow);
+    if (v.passed != want_pass) {
+      std::fprintf(stderr, "fuzz_make_seeds: evidence seed %s should %s\n", name.c_str(),
+                   want_pass ? "pass" : "fail");
+      for (const auto& f : v.failures) std::fprintf(stderr, "  %s\n", f.c_str());
+      std::exit(1);
+    }
+    dir.Write(name + ".cbor", evidence);
+  };
+  auto build = [&](const EvidenceClaims& c, const Bytes& with_kid) {
+    return Must(attest::BuildEvidence(c, with_kid, AttestSigner(key.get())), "evidence");
+  };
+
+  const Bytes good = build(claims, kid);
+  write("valid-emulated", good);
+  EvidenceClaims tpm = claims;
+  tpm.backend = "tpm";
+  tpm.emulated = false;
+  tpm.dbgstat = 3;
+  write("valid-tpm-no-kid", build(tpm, {}));
+
+  // Extra claims a verifier must ignore, in a correctly signed payload.
+  const Bytes payload = Must(attest::EncodeClaims(claims), "claims");
+  {
+    cbor::Item map = ClaimsMap(payload, 0, 2);
+    cbor::Item nested = cbor::Array(2);
+    cbor::Push(nested, cbor::Text("vendor"));
+    cbor::Push(nested, cbor::Map(0));
+    cbor::Put(map, cbor::Int(-80000), nested);
+    cbor::Put(map, cbor::Int(999), cbor::Tag(1, cbor::Uint(1767225600)));
+    write("valid-unknown-claims",
+          SignedSign1(key.get(), attest::ProtectedHeaderEs256(), cbor::Serialize(map), kid));
+  }
+  dir.Write("claims-only.cbor", payload);
+
+  auto altered = [&](const std::string& name, size_t pos, uint8_t mask) {
+    Bytes b = good;
+    b[pos] ^= mask;
+    write(name, b);
+  };
+  altered("bad-signature-flipped", good.size() - 1, 0x01);
+  altered("bad-payload-flipped", good.size() - 64 - 2 - 40, 0x20);
+  altered("bad-kid-flipped", 12, 0x01);
+  Bytes tag17 = good;
+  tag17[0] = 0xd1;
+  write("bad-tag17", tag17);
+  write("bad-untagged", Bytes(good.begin() + 1, good.end()));
+  Bytes trailing = good;
+  trailing.push_back(0x00);
+  write("bad-trailing", trailing);
+  write("bad-truncated", Bytes(good.begin(), good.end() - 10));
+  Bytes indefinite = good;
+  indefinite[1] = 0x9f;  // the array of 4 as an indefinite-length array
+  indefinite.push_back(0xff);
+  write("bad-indefinite-array", indefinite);
+  write("bad-empty", Bytes{});
+
+  cbor::Item es384 = cbor::Map(1);
+  cbor::Put(es384, cbor::Int(1), cbor::Int(-35));
+  write("bad-alg-es384", SignedSign1(key.get(), cbor::Serialize(es384), payload, kid));
+  cbor::Item crit = cbor::Map(2);
+  cbor::Put(crit, cbor::Int(1), cbor::Int(-7));
+  cbor::Put(crit, cbor::Int(2), cbor::Array(0));
+  write("bad-crit", SignedSign1(key.get(), cbor::Serialize(crit), payload, kid));
+  write("bad-kid-other-key", build(claims, Filled(32, 3)));
+
+  EvidenceClaims other_nonce = claims;
+  other_nonce.nonce = Filled(64, 5);
+  write("bad-nonce-other", build(other_nonce, kid));
+  EvidenceClaims stale = claims;
+  stale.iat = fuzz::kAttestFuzzNow - 301;
+  write("bad-too-old", build(stale, kid));
+  EvidenceClaims future = claims;
+  future.iat = fuzz::kAttestFuzzNow + 61;
+  write("bad-future", build(future, kid));
+  EvidenceClaims wrong_register = claims;
+  wrong_register.registers[2][0] ^= 1;
+  write("bad-register-mismatch", build(wrong_register, kid));
+  EvidenceClaims wrong_count = claims;
+  wrong_count.log_count += 1;
+  write("bad-log-count", build(wrong_count, kid));
+  EvidenceClaims wrong_profile = claims;
+  wrong_profile.profile = "tag:example.com,2026:other";
+  write("bad-profile", build(wrong_profile, kid));
+  // A signed payload that is not valid claims: the log count claim is missing.
+  {
+    cbor::Item map = ClaimsMap(payload, attest::kClaimLogCount, 0);
+    write("bad-claims-missing",
+          SignedSign1(key.get(), attest::ProtectedHeaderEs256(), cbor::Serialize(map), kid));
+  }
+}
+
+void AttestJsonSeeds(const fs::path& root) {
+  SeedDir dir(root, "attest_json");
+  auto write = [&](const std::string& name, uint8_t selector, std::string_view text) {
+    const bool is_log = selector == fuzz::kAttestJsonLog;
+    const bool parses = is_log ? ParseEventLogJson(text).ok() : ParseReferenceJson(text).ok();
+    if (parses == name.starts_with("bad-")) {
+      std::fprintf(stderr, "fuzz_make_seeds: seed %s should %sparse\n", name.c_str(),
+                   parses ? "not " : "");
+      std::exit(1);
+    }
+    dir.Write(name + ".json", Concat({Bytes{selector}, AsBytes(text)}));
+  };
+  const uint8_t kLog = fuzz::kAttestJsonLog;
+  const uint8_t kRef = fuzz::kAttestJsonReference;
+  const std::vector<LogEvent> log = fuzz::AttestFuzzLog();
+  const std::string d = HexEncode(log[0].digest);
+  const std::string entry = "{\"seq\":0,\"register\":2,\"digest\":\"" + d +
+                            "\",\"principal\":\"uid:0\",\"event\":\"deploy\",\"time\":1767225600}";
+  auto with = [&](std::string_view from, std::string_view to) {
+    std::string e = entry;
+    e.replace(e.find(from), from.size(), to);
+    return "[" + e + "]";
+  };
+
+  write("log-sample", kLog, EventLogToJson(log));
+  write("log-empty", kLog, "[]");
+  write("log-pretty", kLog,
+        "[\n  {\n    \"time\": 1767225600,\n    \"event\": \"deploy\",\n    \"principal\": "
+        "\"uid:0\",\n    \"digest\": \"" +
+            std::string(64, 'A') + "\",\n    \"register\": 15,\n    \"seq\": 0\n  }\n]\n");
+  write("log-unicode", kLog,
+        with("\"deploy\"", "\"caf\\u00e9 \\ud83d\\udd12 tab\\t nul\\u0000 \xe2\x82\xac\""));
+  write("log-gap-replay-fails", kLog, "[" + entry + "," + with("\"seq\":0", "\"seq\":2").substr(1));
+  write("bad-log-register", kLog, with("\"register\":2", "\"register\":16"));
+  write("bad-log-digest-short", kLog, with(d, d.substr(2)));
+  write("bad-log-digest-not-hex", kLog, with(d, std::string(64, 'z')));
+  write("bad-log-seq-string", kLog, with("\"seq\":0", "\"seq\":\"0\""));
+  write("bad-log-seq-negative", kLog, with("\"seq\":0", "\"seq\":-1"));
+  write("bad-log-time-float", kLog, with("1767225600", "1.7e9"));
+  write("bad-log-duplicate-key", kLog, with("\"seq\":0", "\"seq\":0,\"seq\":1"));
+  write("bad-log-unknown-field", kLog, with("\"seq\":0", "\"seq\":0,\"pcr\":2"));
+  write("bad-log-missing-field", kLog, with(",\"time\":1767225600", ""));
+  write("bad-log-event-too-long", kLog, with("\"deploy\"", "\"" + std::string(256, 'x') + "\""));
+  write("bad-log-principal-empty", kLog, with("\"uid:0\"", "\"\""));
+  write("bad-log-not-array", kLog, entry);
+  write("bad-log-deep", kLog, "[[[[[[[[]]]]]]]]");
+  write("bad-log-syntax", kLog, "[{\"seq\":0,}]");
+  write("bad-log-trailing", kLog, "[] []");
+
+  const std::string h2 = std::string(64, 'b');
+  write("ref-full", kRef,
+        "{\"registers\": {\"2\": \"" + h2 + "\", \"15\": \"" + std::string(64, 'C') +
+            "\"},\n \"events\": [{\"register\": 3, \"digest\": \"" + d +
+            "\", \"event\": \"update rootfs 4.2.0\"}, {\"register\": 1, \"digest\": \"" + h2 +
+            "\"}],\n \"allow_emulated\": true, \"max_age_seconds\": 300}\n");
+  write("ref-empty", kRef, "{}");
+  write("ref-strict", kRef, "{\"allow_emulated\": false, \"registers\": {\"0\": \"" + h2 + "\"}}");
+  write("bad-ref-unknown-key", kRef, "{\"allow_emulated\": true, \"max_age\": 300}");
+  write("bad-ref-index-leading-zero", kRef, "{\"registers\": {\"02\": \"" + h2 + "\"}}");
+  write("bad-ref-index-16", kRef, "{\"registers\": {\"16\": \"" + h2 + "\"}}");
+  write("bad-ref-digest", kRef, "{\"registers\": {\"2\": \"abc\"}}");
+  write("bad-ref-event-missing-digest", kRef, "{\"events\": [{\"register\": 2}]}");
+  write("bad-ref-allow-emulated-string", kRef, "{\"allow_emulated\": \"yes\"}");
+  write("bad-ref-max-age-negative", kRef, "{\"max_age_seconds\": -5}");
+  write("bad-ref-not-object", kRef, "[]");
+}
+
 }  // namespace
+
+// Sealed blobs as the daemon makes them (header from EncodeSealedHeader, AES-256-GCM under the
+// owner's key derived from the fixed key, as fuzz_sealed_blob opens them), and broken ones.
+void SealedBlobSeeds(const fs::path& root) {
+  SeedDir dir(root, "sealed_blob");
+  auto seal = [](uint32_t mask, const std::string& owner, ByteView data) {
+    sd::SealedHeader h;
+    h.register_mask = mask;
+    for (uint32_t i = 0; i < kRegisterCount; ++i) {
+      if ((mask >> i) & 1u) {
+        Digest256 v{};
+        v.fill(static_cast<uint8_t>(0x10 + i));
+        h.register_values.push_back(v);
+      }
+    }
+    h.owner = owner;
+    Bytes blob = Must(sd::EncodeSealedHeader(h), "sealed header");
+    SecretBytes key = Must(
+        sd::HkdfSha256(ByteView(fuzz::kStorageKey), ByteView{}, AsBytes(owner), 32), "sealing key");
+    Bytes sealed = Must(sd::AeadSeal(key, data, blob), "seal");
+    blob.insert(blob.end(), sealed.begin(), sealed.end());
+    return blob;
+  };
+  const std::string container = "container:" + std::string(kContainer);
+  dir.Write("unbound-uid0.blob", seal(0, "uid:0", AsBytes("wifi password")));
+  dir.Write("bound-8-9.blob", seal(0x300, "uid:1000", AsBytes("disk key material")));
+  dir.Write("bound-all.blob", seal(0xFFFF, container, Filled(64, 7)));
+  dir.Write("empty-data.blob", seal(0x1, "uid:0", ByteView{}));
+  Bytes other_owner = seal(0, "uid:0", AsBytes("x"));
+  other_owner[16] = '1';  // "uid:1" now names the owner: authentication must fail
+  dir.Write("bad-owner-changed.blob", other_owner);
+  Bytes short_blob = seal(0x2, "uid:0", AsBytes("x"));
+  short_blob.resize(20);
+  dir.Write("bad-truncated.blob", short_blob);
+  Bytes format2 = seal(0, "uid:0", AsBytes("x"));
+  format2[4] = 2;
+  dir.Write("bad-format-2.blob", format2);
+}
+
+// Counter files (data and anchor roles) written by CounterStore::EncodeFile with the fixed key.
+void CounterFileSeeds(const fs::path& root) {
+  SeedDir dir(root, "counter_file");
+  const SecretBytes key{ByteView(fuzz::kStorageKey)};
+  sd::CounterStore::Table table;
+  table[{"uid:0", "firmware"}] = {7, 1732233600};
+  table[{"container:" + std::string(kContainer), "deployments"}] = {123456789, 1732233601};
+  auto write = [&](const std::string& name, char role, const sd::CounterStore::Table& t,
+                   uint64_t generation) {
+    Bytes file = sd::CounterStore::EncodeFile(t, generation, role, key);
+    Bytes input{static_cast<uint8_t>(role == 'A' ? 1 : 0)};
+    input.insert(input.end(), file.begin(), file.end());
+    dir.Write(name, input);
+    return input;
+  };
+  write("data-two-counters.bin", 'D', table, 42);
+  write("anchor-two-counters.bin", 'A', table, 42);
+  write("data-empty.bin", 'D', {}, 1);
+  Bytes swapped = write("bad-role-swapped.bin", 'D', table, 3);
+  swapped[0] = 1;  // read as an anchor
+  dir.Write("bad-role-swapped.bin", swapped);
+  Bytes flipped = write("bad-flipped.bin", 'D', table, 4);
+  flipped.back() ^= 1;
+  dir.Write("bad-flipped.bin", flipped);
+}
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -445,5 +834,9 @@ int main(int argc, char** argv) {
   RequestSeeds(root);
   ResponseSeeds(root);
   KeyRecordSeeds(root);
+  EvidenceSeeds(root);
+  AttestJsonSeeds(root);
+  SealedBlobSeeds(root);
+  CounterFileSeeds(root);
   return 0;
 }
