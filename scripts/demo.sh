@@ -4,7 +4,8 @@
 # Usage: scripts/demo.sh BIN_DIR        (make demo runs it with build/release/bin)
 #
 # Starts edgetrust-sd in a temporary folder, then uses the edgetrust CLI to create keys, sign and
-# encrypt, and checks every result with the stock openssl CLI. Leaves nothing behind.
+# encrypt (checking every result with the stock openssl CLI), measure, seal, count, and produce
+# attestation evidence that edgetrust verify-evidence appraises. Leaves nothing behind.
 set -euo pipefail
 
 usage() { echo "usage: $0 BIN_DIR   (the folder holding edgetrust-sd and edgetrust)" >&2; exit 2; }
@@ -14,6 +15,7 @@ for exe in edgetrust-sd edgetrust; do
   [[ -x "$BIN/$exe" ]] || { echo "demo: $BIN/$exe is missing; build it first (make build)" >&2; exit 1; }
 done
 command -v openssl >/dev/null || { echo "demo: the openssl CLI is missing (scripts/install-deps.sh)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "demo: python3 is missing (scripts/install-deps.sh)" >&2; exit 1; }
 export PATH="$BIN:$PATH"
 
 if [[ -t 1 ]]; then BOLD=$'\e[1m'; DIM=$'\e[2m'; GREEN=$'\e[32m'; RESET=$'\e[0m'
@@ -138,7 +140,7 @@ fi
 
 # --- 4. authenticated encryption ------------------------------------------------------------------
 step "Create a data-protection key" \
-  "An AES-256 key for sealing telemetry records at rest; like every key, it stays in the daemon."
+  "An AES-256 key for encrypting telemetry records at rest; like every key, it stays in the daemon."
 run "edgetrust key create records --type aes-256"
 
 step "Encrypt a telemetry record, bound to its sensor" \
@@ -172,18 +174,142 @@ fi
 step "Look at the daemon's state folder" \
   "Only the daemon's user can enter it. The device root key file is mode 0600; every other" \
   "object is AES-256-GCM under that root key, bound to its name and owner, so a swapped," \
-  "renamed or edited file is refused rather than used."
+  "renamed or edited file is refused rather than used. keys/ also holds the attestation key," \
+  "created at first start and usable by no caller."
 run "ls -l $T/state"
 if [[ -d "$T/state/keys" ]]; then
   run "ls -l $T/state/keys"
 fi
+
+# --- 6. measurement registers -------------------------------------------------------------------
+step "Read the measurement registers" \
+  "16 registers, extend-only SHA-256 like TPM PCRs: new = SHA-256(old || digest). They start at" \
+  "zero whenever edgetrust-sd starts. Register 0 already holds the daemon's own measurement:" \
+  "its version and backend, then the SHA-256 of its configuration (none here). No caller may" \
+  "extend register 0. Every extension is recorded in the event log."
+run "edgetrust measure read"
+run "edgetrust measure log"
+
+step "Measure the application into register 8" \
+  "Registers 8-15 are for applications. The sensor-hub application records the SHA-256 of its" \
+  "configuration, with a description, before it handles secrets."
+run "edgetrust measure extend 8 --data 'sensor-hub 2.4.1 config v7' --event 'sensor-hub 2.4.1, config v7'"
+
+# --- 7. sealing ------------------------------------------------------------------------------------
+step "Seal a secret, bound to register 8" \
+  "The daemon encrypts the secret for this caller only, and binds it to register 8's current" \
+  "value. The blob can be stored anywhere: any change to it is detected."
+printf 'db-password: correct horse battery staple\n' >db-password.txt
+run "edgetrust seal --in db-password.txt --out db-password.sealed --bind-registers 8"
+run "wc -c db-password.txt db-password.sealed"
+
+step "Unseal it" \
+  "Same caller, same device, register 8 unchanged: the secret comes back."
+run "edgetrust unseal --in db-password.sealed --out db-password.out"
+run "diff db-password.txt db-password.out"
+ok "identical"
+
+step "Change register 8, then try again" \
+  "Something else is measured into register 8 (an unreviewed configuration, say). Registers" \
+  "cannot be set back, so the blob no longer opens: the daemon answers failed-precondition" \
+  "(error 14), and the CLI prints its reason."
+run "edgetrust measure extend 8 --data 'sensor-hub 2.4.1 config v8-unreviewed' --event 'sensor-hub 2.4.1, config v8'"
+printf '%s$ %s%s\n' "$DIM" "edgetrust unseal --in db-password.sealed --out db-password.again" "$RESET"
+if unseal_out="$(edgetrust unseal --in db-password.sealed --out db-password.again 2>&1)"; then
+  echo "demo: unseal succeeded although register 8 changed" >&2
+  exit 1
+fi
+printf '%s\n' "$unseal_out"
+[[ "$unseal_out" == *"changed since it was sealed"* ]] || {
+  echo "demo: unseal failed, but not because register 8 changed" >&2
+  exit 1
+}
+[[ ! -e db-password.again ]] || { echo "demo: a refused unseal wrote a file" >&2; exit 1; }
+ok "unseal refused, as expected; nothing was written"
+
+# --- 8. monotonic counters -----------------------------------------------------------------------
+step "Create and increment a monotonic counter" \
+  "A counter only goes up. A firmware updater uses one to refuse a rollback to an older version."
+run "edgetrust counter create fw-version"
+run "edgetrust counter increment fw-version"
+run "edgetrust counter increment fw-version"
+run "edgetrust counter read fw-version"
+
+step "Counters survive restarts" \
+  "Each increment is on disk before it is acknowledged, in two authenticated copies:" \
+  "counters.dat and counters.anchor. Restoring, deleting or corrupting one of them is detected" \
+  "at the next start, reported, and repaired without going backwards. Restoring both from one" \
+  "older copy is not detected by the emulated backend; 'edgetrust info' says so on its" \
+  "'counters:' line. A TPM's NV counters close that gap."
+run "ls -l $T/state/counters.dat $T/state/counters.anchor"
+
+# --- 9. attestation --------------------------------------------------------------------------------
+step "A verifier challenges the device with a fresh nonce" \
+  "The verifier picks a random nonce. The device answers with evidence: an Entity Attestation" \
+  "Token (RFC 9711) in a COSE_Sign1, signed with the device's attestation key. It carries the" \
+  "nonce, every register, the digest of the event log, and says that the backend is emulated."
+NONCE="$(edgetrust random 16)"
+run "echo $NONCE"
+run "edgetrust attest --nonce $NONCE --out evidence.cbor"
+run "wc -c evidence.cbor"
+
+step "Export what the verifier needs" \
+  "The attestation public key, once per device, over a channel the verifier trusts; and the" \
+  "event log, with each challenge, so the verifier can replay it against the registers."
+run "edgetrust attest key --out attest.pem"
+run "cat attest.pem"
+run "edgetrust measure log --out log.json"
+
+step "Write the reference values" \
+  "What the verifier expects: register 8 as measured now (taken from 'measure read --json')," \
+  "evidence at most 5 minutes old, and, for this demo only, evidence from the emulated backend." \
+  "Without allow_emulated the verifier refuses emulated evidence."
+REG8="$(edgetrust --json measure read | python3 -c 'import json, sys; print(json.load(sys.stdin)["registers"]["8"])')"
+cat >reference.json <<EOF
+{
+  "registers": {"8": "$REG8"},
+  "allow_emulated": true,
+  "max_age_seconds": 300
+}
+EOF
+run "cat reference.json"
+
+step "Verify the evidence" \
+  "verify-evidence needs no daemon: it checks the signature, the nonce, that the log replays to" \
+  "the registers, and the reference values, as a cloud verifier would."
+run "edgetrust verify-evidence --evidence evidence.cbor --key attest.pem --nonce $NONCE --log log.json --reference reference.json"
+ok "evidence accepted"
+
+step "Verify it against another nonce" \
+  "An attacker replays this evidence to answer a new challenge. The nonce does not match, so" \
+  "the verifier refuses it."
+WRONG_NONCE="$(edgetrust random 16)"
+printf '%s$ %s%s\n' "$DIM" "edgetrust verify-evidence --evidence evidence.cbor --key attest.pem --nonce $WRONG_NONCE --log log.json --reference reference.json" "$RESET"
+if verify_out="$(edgetrust verify-evidence --evidence evidence.cbor --key attest.pem \
+    --nonce "$WRONG_NONCE" --log log.json --reference reference.json 2>&1)"; then
+  printf '%s\n' "$verify_out"
+  echo "demo: evidence verified against the wrong nonce" >&2
+  exit 1
+fi
+printf '%s\n' "$verify_out"
+[[ "$verify_out" == *"evidence: FAIL"* ]] || {
+  echo "demo: verify-evidence failed, but did not say FAIL" >&2
+  exit 1
+}
+ok "replayed evidence refused, as expected"
 
 # --- summary ----------------------------------------------------------------------------------------
 step "Summary" \
   "- edgetrust-sd ran as an unprivileged daemon on a Unix socket, with the emulated secure domain." \
   "- A device identity key was created inside it; only its public key came out, and the stock" \
   "  openssl CLI verified a signature made with it, and refused the tampered file." \
-  "- An AES-256 key sealed a telemetry record bound to its sensor; the wrong AAD was refused." \
+  "- An AES-256 key encrypted a telemetry record bound to its sensor; the wrong AAD was refused." \
   "- At rest, the daemon keeps only encrypted, authenticated objects." \
+  "- Register 0 held the daemon's own measurement; the application measured itself into" \
+  "  register 8. A secret sealed to register 8 opened, then was refused once register 8 changed." \
+  "- A monotonic counter went up, on disk in two authenticated copies." \
+  "- Evidence for a fresh nonce passed verify-evidence against reference values; the same" \
+  "  evidence against another nonce failed." \
   "" \
-  "More: 'edgetrust --help', docs/ (docs/THREAT_MODEL.md for what the emulated backend protects)."
+  "More: 'edgetrust --help', docs/ (docs/THREAT_MODEL.md for what the emulated backend protects," \
+  "docs/attestation.md for the evidence and how to verify it)."
