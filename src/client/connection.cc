@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -37,24 +38,6 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
 }
 
 Connection::~Connection() { ::close(fd_); }
-
-namespace {
-
-Status ReadAll(int fd, uint8_t* out, size_t size) {
-  size_t off = 0;
-  while (off < size) {
-    ssize_t n = ::recv(fd, out + off, size - off, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status(ErrorCode::kUnavailable, "receive from edgetrust-sd: " + ErrnoText(errno));
-    }
-    if (n == 0) return Status(ErrorCode::kUnavailable, "edgetrust-sd closed the connection");
-    off += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-}  // namespace
 
 Result<uint64_t> Connection::Send(Opcode op, const Message& request) {
   Bytes body = request.Encode();
@@ -92,7 +75,7 @@ Result<uint64_t> Connection::Send(Opcode op, const Message& request) {
 
 Status Connection::RefusalOr(const Status& fallback) {
   pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, 200) <= 0) return fallback;
+  if (in_.size() == 0 && ::poll(&p, 1, 200) <= 0) return fallback;
   Frame frame;
   if (!ReadFrame(frame).ok() || frame.header.request_id != 0 || frame.header.status == 0)
     return fallback;
@@ -107,21 +90,52 @@ Status Connection::ErrorFromFrame(const Frame& frame) {
     if (auto m = err->GetString(protocol::Field::kMessage)) text = std::string(*m);
   }
   uint32_t code = frame.header.status;
-  if (code > static_cast<uint32_t>(ErrorCode::kIoError)) {
+  if (code > static_cast<uint32_t>(ErrorCode::kFailedPrecondition)) {
     return Status(ErrorCode::kInternal, "unknown error code " + std::to_string(code) + ": " + text);
   }
   return Status(static_cast<ErrorCode>(code), text);
 }
 
 Status Connection::ReadFrame(Frame& frame) {
-  uint8_t header[protocol::kHeaderSize];
-  ET_RETURN_IF_ERROR(ReadAll(fd_, header, sizeof header));
-  auto h = protocol::DecodeHeader(header);
+  auto fill = [this]() -> Status {
+    // Spins only while answers keep coming within the spin: once one took longer (a slow
+    // operation), the next wait blocks at once, and its duration decides about the one after.
+    const auto start = std::chrono::steady_clock::now();
+    ssize_t n = in_.FillSpinning(fd_, spin_ ? kAnswerSpin : std::chrono::microseconds(0));
+    spin_ = std::chrono::steady_clock::now() - start < kAnswerSpin;
+    if (n > 0) return Status::Ok();
+    if (n == 0) return Status(ErrorCode::kUnavailable, "edgetrust-sd closed the connection");
+    return Status(ErrorCode::kUnavailable,
+                  "receive from edgetrust-sd: " + ErrnoText(static_cast<int>(-n)));
+  };
+  while (in_.size() < protocol::kHeaderSize) ET_RETURN_IF_ERROR(fill());
+  auto h = protocol::DecodeHeader(in_.data().first(protocol::kHeaderSize));
   if (!h.ok())
     return Status(ErrorCode::kUnavailable, "bad answer from edgetrust-sd: " + h.status().message());
+  in_.Consume(protocol::kHeaderSize);
   frame.header = *h;
   frame.body.resize(h->body_length);
-  return ReadAll(fd_, frame.body.data(), frame.body.size());
+  size_t off = 0;
+  while (off < frame.body.size()) {
+    if (in_.size() == 0) {
+      // Past the buffer, a large body is read straight into place.
+      if (frame.body.size() - off >= in_.capacity()) {
+        ssize_t n = ::recv(fd_, frame.body.data() + off, frame.body.size() - off, 0);
+        if (n > 0) {
+          off += static_cast<size_t>(n);
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) return Status(ErrorCode::kUnavailable, "edgetrust-sd closed the connection");
+        return Status(ErrorCode::kUnavailable, "receive from edgetrust-sd: " + ErrnoText(errno));
+      }
+      ET_RETURN_IF_ERROR(fill());
+    }
+    const size_t n = std::min(in_.size(), frame.body.size() - off);
+    in_.Take(frame.body.data() + off, n);
+    off += n;
+  }
+  return Status::Ok();
 }
 
 Result<Message> Connection::Wait(uint64_t id, Opcode op) {
@@ -129,15 +143,19 @@ Result<Message> Connection::Wait(uint64_t id, Opcode op) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      auto it = ready_.find(id);
-      if (it != ready_.end()) {
-        frame = std::move(it->second);
-        ready_.erase(it);
-        break;
+      if (!ready_.empty()) {
+        auto it = ready_.find(id);
+        if (it != ready_.end()) {
+          frame = std::move(it->second);
+          ready_.erase(it);
+          break;
+        }
       }
       if (dead_) return dead_status_;
       if (reading_) {
+        ++waiting_;
         cv_.wait(lock);
+        --waiting_;
         continue;
       }
       reading_ = true;
@@ -146,6 +164,7 @@ Result<Message> Connection::Wait(uint64_t id, Opcode op) {
       Status st = ReadFrame(incoming);
       lock.lock();
       reading_ = false;
+      bool mine = false;
       if (!st.ok()) {
         dead_ = true;
         dead_status_ = st;
@@ -153,10 +172,16 @@ Result<Message> Connection::Wait(uint64_t id, Opcode op) {
         // Id 0 is never a request of ours: it is the daemon refusing the whole connection.
         dead_ = true;
         dead_status_ = ErrorFromFrame(incoming);
+      } else if (incoming.header.request_id == id) {
+        // Our own answer: keep it, no detour through the table.
+        frame = std::move(incoming);
+        mine = true;
       } else {
         ready_.emplace(incoming.header.request_id, std::move(incoming));
       }
-      cv_.notify_all();
+      // Someone else's answer arrived, or the reader's place is free again: waiters must look.
+      if (waiting_ > 0) cv_.notify_all();
+      if (mine) break;
     }
   }
   if (frame.header.status != 0) return ErrorFromFrame(frame);

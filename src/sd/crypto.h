@@ -1,7 +1,10 @@
 // The OpenSSL operations the secure domain performs on key material it holds.
 //
-// Free functions over EVP_PKEY and SecretBytes; no state. Thread-safe: OpenSSL 3 allows concurrent
-// use of one EVP_PKEY for signing with separate contexts, which is what these functions create.
+// Free functions over EVP_PKEY and SecretBytes. Thread-safe: OpenSSL 3 allows concurrent use of one
+// EVP_PKEY with separate contexts, and each thread has its own: the algorithms are fetched once
+// per process, and every thread keeps the signing and HMAC contexts of the last few keys it used
+// (so repeated operations with one key skip setting a context up). Those per-thread contexts hold
+// a reference to their key, or a copy of the HMAC key, until replaced or the thread ends.
 #pragma once
 
 #include <string>

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 
 #include "common/files.h"
@@ -13,6 +14,7 @@
 #include "sd/dispatcher.h"
 #include "sd/emulated_backend.h"
 #include "sd/hardening.h"
+#include "sd/registers.h"
 #include "sd/server.h"
 #include "sd/state_dir.h"
 #include "sd/version.h"
@@ -84,6 +86,14 @@ int RunDaemon(const Flags& flags) {
   }
 
   Dispatcher dispatcher(**backend, config.policy);
+  // Measured before the socket accepts anyone, so register 0 always starts with these events.
+  if (Status st =
+          MeasureSelf(dispatcher.registers(), kVersionString, (*backend)->Name(),
+                      config.source_sha256, flags.config, static_cast<uint64_t>(::time(nullptr)));
+      !st.ok()) {
+    return Fail(st);
+  }
+  for (const auto& notice : (*backend)->Notices()) spdlog::warn("event=notice {}", notice);
   ServerOptions options;
   options.socket_path = flags.socket;
   options.socket_mode = config.socket_mode;
