@@ -152,6 +152,17 @@ bool SdProcess::Start() {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  // A restart appends to the same log: wait for one more ready line than there is now.
+  auto ready_lines = [this] {
+    const std::string text = log();
+    size_t n = 0;
+    for (size_t at = text.find("event=ready"); at != std::string::npos;
+         at = text.find("event=ready", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const size_t ready_before = ready_lines();
   pid_ = ::fork();
   if (pid_ == 0) {
     int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -173,8 +184,10 @@ bool SdProcess::Start() {
     std::strncpy(addr.sun_path, options_.socket.c_str(), sizeof(addr.sun_path) - 1);
     bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    if (ok) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // The socket accepts before the daemon has finished hardening itself (seccomp) and logged
+    // event=ready; tests that inspect the process need it finished.
+    if (ok && ready_lines() > ready_before) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(ok ? 1 : 10));
   }
   Kill();
   return false;
