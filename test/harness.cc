@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -130,6 +131,17 @@ SdProcess::SdProcess(const TempDir& dir, Options options)
   log_path_ = dir.File("sd.log");
 }
 
+CommandResult RunCli(const std::string& socket, std::vector<std::string> args) {
+  args.insert(args.begin(), {CliBinary(), "--socket", socket});
+  return RunCommand(args);
+}
+
+CommandResult RunCliAs(uid_t uid, gid_t gid, const std::string& socket,
+                       std::vector<std::string> args) {
+  args.insert(args.begin(), {CliBinary(), "--socket", socket});
+  return RunCommandAs(uid, gid, args);
+}
+
 SdProcess::~SdProcess() {
   if (pid_ > 0) Kill();
 }
@@ -168,6 +180,10 @@ bool SdProcess::Start() {
     int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 2);
     ::dup2(fd, 1);
+    for (const auto& e : options_.env) {
+      const size_t eq = e.find('=');
+      if (eq != std::string::npos) ::setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
+    }
     ::execv(args[0], args.data());
     ::_exit(127);
   }

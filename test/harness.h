@@ -49,6 +49,7 @@ class SdProcess {
     std::string socket;       // default: <tmp>/run/sd.sock
     std::string config_text;  // written to <tmp>/sd.toml and passed with --config when non-empty
     std::vector<std::string> extra_args;
+    std::vector<std::string> env;  // "NAME=value" added to the daemon's environment
   };
   explicit SdProcess(const TempDir& dir) : SdProcess(dir, Options{}) {}
   SdProcess(const TempDir& dir, Options options);
@@ -79,5 +80,9 @@ class SdProcess {
 // Paths of the binaries under test, from the build.
 std::string SdBinary();
 std::string CliBinary();
+// Runs the edgetrust CLI against the daemon at `socket`, as the test's user or as uid/gid.
+CommandResult RunCli(const std::string& socket, std::vector<std::string> args);
+CommandResult RunCliAs(uid_t uid, gid_t gid, const std::string& socket,
+                       std::vector<std::string> args);
 
 }  // namespace edgetrust::test

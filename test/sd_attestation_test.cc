@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_expect.h"
 #include "edgetrust/attestation.h"
 #include "edgetrust/client.h"
 #include "harness.h"
@@ -118,22 +119,13 @@ class SdAttestationTest : public ::testing::Test {
       EXPECT_EQ(sd_->Stop(), 0) << sd_->log();
     }
   }
-  CommandResult Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {CliBinary(), "--socket", sd_->socket()});
-    return RunCommand(args);
-  }
+  CommandResult Cli(std::vector<std::string> args) { return RunCli(sd_->socket(), args); }
   std::string Ok(const std::vector<std::string>& args) {
     auto r = Cli(args);
     EXPECT_EQ(r.exit_code, 0) << "edgetrust " << args[0] << ": " << r.err;
     return r.out;
   }
-  static std::string OneErrorLine(const CommandResult& r) {
-    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-    EXPECT_EQ(r.err.rfind("edgetrust: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    return r.err;
-  }
-  std::string Fails(const std::vector<std::string>& args) { return OneErrorLine(Cli(args)); }
+  std::string Fails(const std::vector<std::string>& args) { return ExpectOneErrorLine(Cli(args)); }
 
   // Claims as the independent checker decodes them; fails the test if it rejects the evidence.
   json Check(const std::string& evidence, const std::string& pem) {
@@ -241,7 +233,7 @@ TEST_F(SdAttestationTest, AttestationKeyPersistsAcrossRestartsAndBootSeedDoesNot
                        "--out", F("other.cbor")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(other.Stop(), 0);
-  std::string err = OneErrorLine(Verify(F("other.cbor"), F("key1.pem"), kNonce));
+  std::string err = ExpectOneErrorLine(Verify(F("other.cbor"), F("key1.pem"), kNonce));
   EXPECT_NE(err.find("signature"), std::string::npos) << err;
 }
 
@@ -293,7 +285,7 @@ TEST_F(SdAttestationTest, VerifyEvidenceFailsOnEveryAlteration) {
   // Another nonce.
   std::string other_nonce = kNonce;
   other_nonce[0] = other_nonce[0] == '0' ? '1' : '0';
-  std::string err = OneErrorLine(Verify(ev, key, other_nonce, log, ref));
+  std::string err = ExpectOneErrorLine(Verify(ev, key, other_nonce, log, ref));
   EXPECT_NE(err.find("nonce"), std::string::npos) << err;
   auto r = Verify(ev, key, other_nonce, log, ref);
   EXPECT_NE(r.out.find("evidence: FAIL"), std::string::npos) << r.out;
@@ -332,7 +324,7 @@ TEST_F(SdAttestationTest, VerifyEvidenceFailsOnEveryAlteration) {
     std::string bad = original;
     bad[f.pos] = static_cast<char>(static_cast<uint8_t>(bad[f.pos]) ^ 0x01);
     WriteText(F("bad.cbor"), bad);
-    err = OneErrorLine(Verify(F("bad.cbor"), key, kNonce, log, ref));
+    err = ExpectOneErrorLine(Verify(F("bad.cbor"), key, kNonce, log, ref));
     EXPECT_NE(err.find("evidence"), std::string::npos) << err;
     if (f.signed_content) {
       EXPECT_NE(err.find("signature"), std::string::npos) << err;
@@ -359,7 +351,7 @@ TEST_F(SdAttestationTest, VerifyEvidenceFailsOnEveryAlteration) {
   }
   // Truncated evidence.
   WriteText(F("cut.cbor"), original.substr(0, original.size() - 10));
-  OneErrorLine(Verify(F("cut.cbor"), key, kNonce, log, ref));
+  ExpectOneErrorLine(Verify(F("cut.cbor"), key, kNonce, log, ref));
 
   // A wrong key: another P-256 key made with the openssl CLI.
   ASSERT_EQ(RunCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
@@ -370,7 +362,7 @@ TEST_F(SdAttestationTest, VerifyEvidenceFailsOnEveryAlteration) {
       RunCommand({"openssl", "pkey", "-in", F("other.key"), "-pubout", "-out", F("other.pem")})
           .exit_code,
       0);
-  err = OneErrorLine(Verify(ev, F("other.pem"), kNonce, log, ref));
+  err = ExpectOneErrorLine(Verify(ev, F("other.pem"), kNonce, log, ref));
   EXPECT_NE(err.find("signature"), std::string::npos) << err;
 
   // A log with one event's digest changed no longer replays to the evidence.
@@ -378,30 +370,30 @@ TEST_F(SdAttestationTest, VerifyEvidenceFailsOnEveryAlteration) {
   ASSERT_EQ(edited.size(), 3u);
   edited[2]["digest"] = Sha256Hex("telemetry-app 6.6.6");
   WriteText(F("edited-log.json"), edited.dump());
-  err = OneErrorLine(Verify(ev, key, kNonce, F("edited-log.json"), ref));
+  err = ExpectOneErrorLine(Verify(ev, key, kNonce, F("edited-log.json"), ref));
   EXPECT_NE(err.find("log"), std::string::npos) << err;
   // Also the daemon's own event in register 0.
   edited = json::parse(ReadText(log));
   edited[0]["digest"] = std::string(64, '0');
   WriteText(F("edited-log0.json"), edited.dump());
-  err = OneErrorLine(Verify(ev, key, kNonce, F("edited-log0.json"), ref));
+  err = ExpectOneErrorLine(Verify(ev, key, kNonce, F("edited-log0.json"), ref));
   EXPECT_NE(err.find("log"), std::string::npos) << err;
   // And a log with its last event left out.
   edited = json::parse(ReadText(log));
   edited.erase(edited.size() - 1);
   WriteText(F("short-log.json"), edited.dump());
-  OneErrorLine(Verify(ev, key, kNonce, F("short-log.json"), ref));
+  ExpectOneErrorLine(Verify(ev, key, kNonce, F("short-log.json"), ref));
 
   // A reference with a wrong register value.
   std::string wrong = registers_["registers"]["8"];
   wrong[63] = wrong[63] == '0' ? '1' : '0';
   WriteText(F("wrong-ref.json"), Reference(wrong, true).dump());
-  err = OneErrorLine(Verify(ev, key, kNonce, log, F("wrong-ref.json")));
+  err = ExpectOneErrorLine(Verify(ev, key, kNonce, log, F("wrong-ref.json")));
   EXPECT_NE(err.find("register 8"), std::string::npos) << err;
 
   // A reference that does not allow emulated evidence.
   WriteText(F("strict-ref.json"), Reference(registers_["registers"]["8"], false).dump());
-  err = OneErrorLine(Verify(ev, key, kNonce, log, F("strict-ref.json")));
+  err = ExpectOneErrorLine(Verify(ev, key, kNonce, log, F("strict-ref.json")));
   EXPECT_NE(err.find("emulated"), std::string::npos) << err;
   r = Verify(ev, key, kNonce, log, F("strict-ref.json"), true);
   EXPECT_EQ(r.exit_code, 1);
@@ -413,7 +405,7 @@ TEST_F(SdAttestationTest, VerifyEvidenceFailsOnEveryAlteration) {
   json missing = Reference(registers_["registers"]["8"], true);
   missing["events"][0]["event"] = "telemetry-app 1.4.3 started";
   WriteText(F("missing-ref.json"), missing.dump());
-  OneErrorLine(Verify(ev, key, kNonce, log, F("missing-ref.json")));
+  ExpectOneErrorLine(Verify(ev, key, kNonce, log, F("missing-ref.json")));
 
   // The untouched inputs still pass.
   EXPECT_EQ(Verify(ev, key, kNonce, log, ref).exit_code, 0);
@@ -438,9 +430,9 @@ TEST_F(SdAttestationTest, BadNonceAndNobodyAsRequester) {
 
   // verify-evidence checks its nonce argument before reading anything.
   Ok({"attest", "key", "--out", F("key.pem")});
-  err = OneErrorLine(Verify(F("nowhere.cbor"), F("key.pem"), "0011"));
+  err = ExpectOneErrorLine(Verify(F("nowhere.cbor"), F("key.pem"), "0011"));
   EXPECT_NE(err.find("--nonce"), std::string::npos) << err;
-  err = OneErrorLine(Verify(F("nowhere.cbor"), F("key.pem"), kNonce));
+  err = ExpectOneErrorLine(Verify(F("nowhere.cbor"), F("key.pem"), kNonce));
   EXPECT_NE(err.find("nowhere.cbor"), std::string::npos) << err;
 
   if (!IsRoot()) return;

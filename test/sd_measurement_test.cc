@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_expect.h"
 #include "edgetrust/client.h"
 #include "harness.h"
 
@@ -97,13 +98,9 @@ class SdMeasureTest : public ::testing::Test {
     ASSERT_TRUE(sd_->Start()) << sd_->log();
   }
 
-  CommandResult Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {CliBinary(), "--socket", sd_->socket()});
-    return RunCommand(args);
-  }
+  CommandResult Cli(std::vector<std::string> args) { return RunCli(sd_->socket(), args); }
   CommandResult CliAsNobody(std::vector<std::string> args) {
-    args.insert(args.begin(), {CliBinary(), "--socket", sd_->socket()});
-    return RunCommandAs(kNobody, kNogroup, args);
+    return RunCliAs(kNobody, kNogroup, sd_->socket(), args);
   }
   std::string Ok(const std::vector<std::string>& args) {
     auto r = Cli(args);
@@ -120,15 +117,9 @@ class SdMeasureTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << "edgetrust (as nobody) " << args[0] << ": " << r.err;
     return r.out;
   }
-  static std::string OneErrorLine(const CommandResult& r) {
-    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-    EXPECT_EQ(r.err.rfind("edgetrust: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    return r.err;
-  }
-  std::string Fails(const std::vector<std::string>& args) { return OneErrorLine(Cli(args)); }
+  std::string Fails(const std::vector<std::string>& args) { return ExpectOneErrorLine(Cli(args)); }
   std::string FailsAsNobody(const std::vector<std::string>& args) {
-    return OneErrorLine(CliAsNobody(args));
+    return ExpectOneErrorLine(CliAsNobody(args));
   }
 
   json Registers() { return OkJson({"measure", "read"}); }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_expect.h"
 #include "edgetrust/client.h"
 #include "harness.h"
 
@@ -60,27 +61,16 @@ class SdSealingTest : public ::testing::Test {
     StartDaemon();
   }
 
-  CommandResult Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {CliBinary(), "--socket", sd_->socket()});
-    return RunCommand(args);
-  }
+  CommandResult Cli(std::vector<std::string> args) { return RunCli(sd_->socket(), args); }
   CommandResult CliAsNobody(std::vector<std::string> args) {
-    args.insert(args.begin(), {CliBinary(), "--socket", sd_->socket()});
-    return RunCommandAs(kNobody, kNogroup, args);
+    return RunCliAs(kNobody, kNogroup, sd_->socket(), args);
   }
   std::string Ok(const std::vector<std::string>& args) {
     auto r = Cli(args);
     EXPECT_EQ(r.exit_code, 0) << "edgetrust " << args[0] << ": " << r.err;
     return r.out;
   }
-  // A failure: exit 1 and exactly one "edgetrust: ..." line, which is returned.
-  static std::string OneErrorLine(const CommandResult& r) {
-    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-    EXPECT_EQ(r.err.rfind("edgetrust: ", 0), 0u) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    return r.err;
-  }
-  std::string Fails(const std::vector<std::string>& args) { return OneErrorLine(Cli(args)); }
+  std::string Fails(const std::vector<std::string>& args) { return ExpectOneErrorLine(Cli(args)); }
 
   std::string F(const std::string& name) const { return dir_.File(name); }
   // A folder only nobody can write, for files the nobody-run CLI writes.
@@ -284,7 +274,7 @@ TEST_F(SdSealingTest, AnotherUidsBlobIsPermissionDeniedNamingTheOwner) {
   Ok({"seal", "--in", F("root.txt"), "--out", F("root.blob")});
   ::chmod(F("root.blob").c_str(), 0644);
   auto r = CliAsNobody({"unseal", "--in", F("root.blob"), "--out", nobody_dir + "/root.out"});
-  std::string err = OneErrorLine(r);
+  std::string err = ExpectOneErrorLine(r);
   EXPECT_NE(err.find("sealed by " + root), std::string::npos) << err;
   EXPECT_FALSE(Exists(nobody_dir + "/root.out"));
 
@@ -363,7 +353,7 @@ TEST_F(SdSealingTest, BlobDoesNotOpenOnAnotherSecureDomain) {
   ASSERT_TRUE(other.Start()) << other.log();
   auto r = RunCommand({CliBinary(), "--socket", other.socket(), "unseal", "--in", F("here.blob"),
                        "--out", F("there.out")});
-  const std::string err = OneErrorLine(r);
+  const std::string err = ExpectOneErrorLine(r);
   EXPECT_NE(err.find("failed authentication"), std::string::npos) << err;
   EXPECT_FALSE(Exists(F("there.out")));
   {
