@@ -51,6 +51,14 @@ struct LogEvent {
 
 // new = SHA-256(old || digest).
 Digest256 ExtendRegisterValue(const Digest256& old_value, const Digest256& digest);
+// With a TPM, every register extension is mirrored into one PCR (docs/tpm.md): the PCR is
+// extended with PcrMirrorDigest(index, digest) = SHA-256(u8 index || digest), in log order, so a
+// quote over that PCR commits to the whole log. kMirrorPcr is the PCR (23, "application support":
+// resettable and extendable at locality 0, owned by no boot chain).
+inline constexpr uint32_t kMirrorPcr = 23;
+Digest256 PcrMirrorDigest(uint32_t index, const Digest256& digest);
+// The mirror PCR's value after `events`, from `base` (its value before the first of them).
+Digest256 ReplayPcrMirror(const Digest256& base, const std::vector<LogEvent>& events);
 // The log digest after one more event: SHA-256(head || CanonicalEventEncoding(event)). The head
 // of an empty log is 32 zero bytes.
 Digest256 ChainLogDigest(const Digest256& head, const LogEvent& event);
@@ -80,6 +88,16 @@ Result<LogReplay> ReplayLog(const std::vector<LogEvent>& events);
 std::string EventLogToJson(const std::vector<LogEvent>& events);
 Result<std::vector<LogEvent>> ParseEventLogJson(std::string_view json);
 
+// A TPM2 quote carried in evidence from the tpm backend (private claim -70006, docs/tpm.md):
+// TPM2_Quote over the mirror PCR with the evidence's nonce as qualifying data, signed by the same
+// attestation key as the evidence.
+struct TpmQuoteClaim {
+  Bytes attest;      // TPMS_ATTEST, as marshalled by the TPM
+  Bytes signature;   // TPMT_SIGNATURE, marshalled
+  uint32_t pcr = 0;  // the mirror PCR (kMirrorPcr)
+  Digest256 pcr_base{};  // its value before the first event of the log
+};
+
 // The claims of one evidence, decoded. Field names follow RFC 9711 where a claim is standard.
 struct EvidenceClaims {
   Bytes nonce;           // eat_nonce (10), 8..64 bytes
@@ -96,11 +114,12 @@ struct EvidenceClaims {
   std::string backend;                                // private claim: "emulated", "tpm", "pkcs11"
   bool emulated = true;   // private claim: true when no secure hardware backs the evidence
   std::string requester;  // private claim: principal that asked for the evidence
+  std::optional<TpmQuoteClaim> tpm_quote;  // private claim, tpm backend only
 };
 
 // Expected values for appraisal (docs/attestation.md, "Reference values"). JSON:
 //   {"registers": {"2": "<64 hex>", ...}, "events": [{"register": 2, "digest": "<64 hex>"}],
-//    "allow_emulated": false, "max_age_seconds": 300}
+//    "allow_emulated": false, "require_tpm_quote": false, "max_age_seconds": 300}
 struct ReferenceValues {
   std::vector<std::pair<uint32_t, Digest256>> registers;  // each must equal the evidence's
   struct ExpectedEvent {
@@ -110,6 +129,7 @@ struct ReferenceValues {
   };
   std::vector<ExpectedEvent> events;  // each must appear in the (replayed) log
   bool allow_emulated = false;
+  bool require_tpm_quote = false;  // evidence without a verified TPM quote fails
   std::optional<uint64_t> max_age_seconds;  // iat no older than this (and not in the future)
 };
 Result<ReferenceValues> ParseReferenceJson(std::string_view json);

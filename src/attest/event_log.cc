@@ -101,6 +101,17 @@ Digest256 ExtendRegisterValue(const Digest256& old_value, const Digest256& diges
   return attest::Sha256({old_value, digest});
 }
 
+Digest256 PcrMirrorDigest(uint32_t index, const Digest256& digest) {
+  const uint8_t i = static_cast<uint8_t>(index);
+  return attest::Sha256({ByteView(&i, 1), digest});
+}
+
+Digest256 ReplayPcrMirror(const Digest256& base, const std::vector<LogEvent>& events) {
+  Digest256 pcr = base;
+  for (const auto& e : events) pcr = ExtendRegisterValue(pcr, PcrMirrorDigest(e.register_index, e.digest));
+  return pcr;
+}
+
 Bytes CanonicalEventEncoding(const LogEvent& event) {
   attest::cbor::Writer w(64 + event.principal.size() + event.description.size());
   w.Array(6)

@@ -67,6 +67,8 @@ std::string ClaimName(int64_t key) {
       return "requester (-70004)";
     case kClaimEmulated:
       return "emulated (-70005)";
+    case kClaimTpmQuote:
+      return "tpm quote (-70006)";
     default:
       return "claim " + std::to_string(key);
   }
@@ -148,6 +150,27 @@ Result<Bytes> FixedBytes(cbor::Reader& r, int64_t key, size_t size) {
   return Bytes(b.begin(), b.end());
 }
 
+Status DecodeTpmQuote(cbor::Reader& r, EvidenceClaims& c) {
+  const std::string what = ClaimName(kClaimTpmQuote);
+  ET_ASSIGN_OR_RETURN(uint64_t n, r.ReadArray(what));
+  if (n != 4) return Malformed(what + ": " + std::to_string(n) + " elements, expected 4");
+  TpmQuoteClaim q;
+  for (Bytes* part : {&q.attest, &q.signature}) {
+    ET_ASSIGN_OR_RETURN(ByteView b, r.ReadBytes(what));
+    if (b.empty() || b.size() > kMaxQuotePart) {
+      return Malformed(what + ": a part of " + std::to_string(b.size()) + " bytes");
+    }
+    part->assign(b.begin(), b.end());
+  }
+  ET_ASSIGN_OR_RETURN(uint64_t pcr, r.ReadUint(what));
+  if (pcr > 23) return Malformed(what + ": PCR " + std::to_string(pcr) + " out of range");
+  q.pcr = static_cast<uint32_t>(pcr);
+  ET_ASSIGN_OR_RETURN(Bytes base, FixedBytes(r, kClaimTpmQuote, q.pcr_base.size()));
+  std::copy(base.begin(), base.end(), q.pcr_base.begin());
+  c.tpm_quote = std::move(q);
+  return Status::Ok();
+}
+
 Status DecodeClaim(cbor::Reader& r, int64_t key, EvidenceClaims& c) {
   const std::string what = ClaimName(key);
   switch (key) {
@@ -218,6 +241,8 @@ Status DecodeClaim(cbor::Reader& r, int64_t key, EvidenceClaims& c) {
       ET_ASSIGN_OR_RETURN(c.emulated, r.ReadBool(what));
       return Status::Ok();
     }
+    case kClaimTpmQuote:
+      return DecodeTpmQuote(r, c);
     default:
       // RFC 9711: a recipient ignores claims it does not understand.
       return r.Skip(what);
@@ -284,8 +309,14 @@ Result<Bytes> EncodeClaims(const EvidenceClaims& c) {
   ET_RETURN_IF_ERROR(CheckText(c.backend, "backend"));
   ET_RETURN_IF_ERROR(CheckText(c.requester, "requester"));
 
+  if (c.tpm_quote && (c.tpm_quote->attest.empty() || c.tpm_quote->signature.empty() ||
+                      c.tpm_quote->attest.size() > kMaxQuotePart ||
+                      c.tpm_quote->signature.size() > kMaxQuotePart || c.tpm_quote->pcr > 23)) {
+    return Status(ErrorCode::kInvalidArgument, "the TPM quote is empty, too large or names no PCR");
+  }
+
   cbor::Writer w(1024);
-  w.Map(kRequiredCount);
+  w.Map(kRequiredCount + (c.tpm_quote ? 1 : 0));
   w.Int(kClaimNonce).ByteString(c.nonce);
   w.Int(kClaimUeid).ByteString(c.ueid);
   w.Int(kClaimIat).Uint(c.iat);
@@ -302,6 +333,10 @@ Result<Bytes> EncodeClaims(const EvidenceClaims& c) {
   w.Int(kClaimLogCount).Uint(c.log_count);
   w.Int(kClaimRequester).Text(c.requester);
   w.Int(kClaimEmulated).Bool(c.emulated);
+  if (c.tpm_quote) {
+    w.Int(kClaimTpmQuote).Array(4).ByteString(c.tpm_quote->attest);
+    w.ByteString(c.tpm_quote->signature).Uint(c.tpm_quote->pcr).ByteString(c.tpm_quote->pcr_base);
+  }
   return std::move(w).Take();
 }
 

@@ -17,7 +17,8 @@ constexpr size_t kMaxReferenceEvents = 65536;
 constexpr size_t kMaxDescriptionBytes = 255;  // as in the event log
 constexpr size_t kMaxReferenceValues = (kMaxReferenceEvents + 1) * 4 + kRegisterCount + 8;
 
-constexpr std::string_view kTopLevelKeys = "registers, events, allow_emulated, max_age_seconds";
+constexpr std::string_view kTopLevelKeys =
+    "registers, events, allow_emulated, require_tpm_quote, max_age_seconds";
 
 Status Bad(ErrorCode code, const std::string& message) {
   return Status(code, "reference values: " + message);
@@ -132,6 +133,12 @@ Result<ReferenceValues> ParseReferenceJson(std::string_view text) {
                    "\"allow_emulated\" must be true or false, not " + attest::JsonTypeName(value));
       }
       ref.allow_emulated = value.get<bool>();
+    } else if (key == "require_tpm_quote") {
+      if (!value.is_boolean()) {
+        return Bad(ErrorCode::kMalformed, "\"require_tpm_quote\" must be true or false, not " +
+                                              attest::JsonTypeName(value));
+      }
+      ref.require_tpm_quote = value.get<bool>();
     } else if (key == "max_age_seconds") {
       if (!value.is_number_unsigned()) {
         return Bad(ErrorCode::kMalformed, "\"max_age_seconds\" must be an unsigned integer, not " +

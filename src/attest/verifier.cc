@@ -11,6 +11,7 @@
 
 #include "attest/evidence.h"
 #include "attest/sha256.h"
+#include "attest/tpm_quote.h"
 #include "common/hex.h"
 #include "common/openssl_ptr.h"
 #include "edgetrust/attestation.h"
@@ -229,6 +230,30 @@ Verdict EvidenceVerifier::Verify(ByteView evidence, ByteView expected_nonce,
   v.notes.push_back("backend: " + c.backend);
   if (c.emulated) v.notes.push_back("emulated: no secure hardware backs this evidence");
   if (log != nullptr) CheckLog(c, *log, v);
+  bool quote_verified = false;
+  if (c.tpm_quote) {
+    const size_t before = v.failures.size();
+    auto quote = attest::ParseTpmQuote(*c.tpm_quote);
+    if (!quote.ok()) {
+      v.failures.push_back(quote.status().message());
+    } else if (!impl_->VerifySignature(c.tpm_quote->attest, quote->raw_signature)) {
+      v.failures.push_back("tpm quote: its signature does not verify with the attestation key");
+    } else {
+      std::optional<Digest256> expected;
+      if (log != nullptr) expected = ReplayPcrMirror(c.tpm_quote->pcr_base, *log);
+      attest::CheckTpmQuote(*c.tpm_quote, *quote, expected_nonce, expected, v.failures);
+      quote_verified = v.failures.size() == before;
+      if (quote_verified) {
+        v.notes.push_back("tpm quote verified: PCR " + std::to_string(c.tpm_quote->pcr) +
+                          (log != nullptr ? " matches the event log"
+                                          : " (its PCR value is checked only with the log)"));
+      }
+    }
+  }
+  if (reference != nullptr && reference->require_tpm_quote && !quote_verified) {
+    v.failures.push_back(c.tpm_quote ? "the reference requires a TPM quote, and it did not verify"
+                                     : "the reference requires a TPM quote, and the evidence has none");
+  }
   if (reference != nullptr) {
     if (now == 0) now = static_cast<uint64_t>(std::time(nullptr));
     CheckReference(c, log, *reference, now, v);
