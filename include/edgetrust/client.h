@@ -49,6 +49,16 @@ struct DaemonInfo {
   // Things an operator should know, e.g. "counters: ... rolled back ...; recovered". Empty when
   // all is well.
   std::vector<std::string> notices;
+  // Each feature of the secure domain and who provides it: the secure hardware ("native") or the
+  // daemon on top of it, with keys the hardware holds ("provided").
+  struct Feature {
+    std::string name;  // sign, aead, mac, derive, ecdh, random, seal, counter, registers, ...
+    bool native = false;
+    std::string how;
+  };
+  std::vector<Feature> features;
+  std::string storage_protection;  // rollback protection of stored keys: none, detected, hardware
+  std::string device;              // the secure hardware behind the backend; empty for emulated
 };
 
 struct SignOptions {
@@ -128,6 +138,13 @@ class Client {
 
   // Evidence (an EAT in a COSE_Sign1) over the current registers, with `nonce` (8..64 bytes).
   Result<Bytes> Attest(ByteView nonce);
+  struct AttestOutput {
+    Bytes evidence;
+    // With the tpm backend: the quoted PCRs in tpm2-tools' file format (tpm2_checkquote -f); the
+    // quote itself is the evidence's tpm quote claim. Empty for other backends.
+    Bytes quote_pcrs;
+  };
+  Result<AttestOutput> AttestWithQuote(ByteView nonce);
   // The attestation key's public key, PEM SubjectPublicKeyInfo.
   Result<std::string> AttestationKeyPem();
 

@@ -2,6 +2,7 @@
 #include <memory>
 #include <string>
 
+#include "attest/evidence.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/io.h"
@@ -14,7 +15,25 @@ struct AttestOptions {
   std::string nonce_hex;
   std::string out;
   std::string key_out;
+  std::string quote_dir;
 };
+
+// Writes the evidence's TPM quote as tpm2-tools' files (docs/tpm.md), so that
+//   tpm2_checkquote -u ak.pem -m quote.msg -s quote.sig -f quote.pcrs -q NONCE -g sha256
+// checks it independently of us.
+Status WriteQuoteFiles(Client& client, const std::string& dir, const Client::AttestOutput& out) {
+  ET_ASSIGN_OR_RETURN(attest::Sign1 sign1, attest::DecodeSign1(out.evidence));
+  ET_ASSIGN_OR_RETURN(EvidenceClaims claims, attest::DecodeClaims(sign1.payload));
+  if (!claims.tpm_quote || out.quote_pcrs.empty()) {
+    return Status(ErrorCode::kUnsupported,
+                  "backend " + claims.backend + " has no TPM quote (--tpm-quote needs --backend tpm)");
+  }
+  ET_ASSIGN_OR_RETURN(std::string ak_pem, client.AttestationKeyPem());
+  ET_RETURN_IF_ERROR(WriteOutput(dir + "/quote.msg", claims.tpm_quote->attest, PublicMode()));
+  ET_RETURN_IF_ERROR(WriteOutput(dir + "/quote.sig", claims.tpm_quote->signature, PublicMode()));
+  ET_RETURN_IF_ERROR(WriteOutput(dir + "/quote.pcrs", out.quote_pcrs, PublicMode()));
+  return WriteOutput(dir + "/ak.pem", AsBytes(ak_pem), PublicMode());
+}
 
 Status Attest(Context& ctx, const AttestOptions& o) {
   if (ctx.out().json() && o.out == kStdio) {
@@ -25,10 +44,14 @@ Status Attest(Context& ctx, const AttestOptions& o) {
     return Status(ErrorCode::kInvalidArgument, "--nonce must be 8 to 64 bytes, in hex");
   }
   ET_ASSIGN_OR_RETURN(Client * client, ctx.client());
-  ET_ASSIGN_OR_RETURN(Bytes evidence, client->Attest(*nonce));
-  ET_RETURN_IF_ERROR(WriteOutput(o.out, evidence, PublicMode()));
+  ET_ASSIGN_OR_RETURN(Client::AttestOutput out, client->AttestWithQuote(*nonce));
+  if (!o.quote_dir.empty()) ET_RETURN_IF_ERROR(WriteQuoteFiles(*client, o.quote_dir, out));
+  ET_RETURN_IF_ERROR(WriteOutput(o.out, out.evidence, PublicMode()));
   if (ctx.out().json()) {
-    ctx.out().Json({{"evidence_file", o.out}, {"bytes", evidence.size()}, {"nonce", o.nonce_hex}});
+    nlohmann::json j = {
+        {"evidence_file", o.out}, {"bytes", out.evidence.size()}, {"nonce", o.nonce_hex}};
+    if (!o.quote_dir.empty()) j["tpm_quote_dir"] = o.quote_dir;
+    ctx.out().Json(j);
   }
   return Status::Ok();
 }
@@ -57,10 +80,15 @@ void AddAttestCommands(CLI::App& app, Selection& selection) {
       "attest", "Produce attestation evidence: an EAT (RFC 9711) in a COSE_Sign1, signed ES256");
   attest->add_option("--nonce", o->nonce_hex, "The verifier's nonce, 8 to 64 bytes in hex");
   attest->add_option("--out", o->out, "Where to write the evidence (CBOR; '-': stdout)");
+  attest->add_option("--tpm-quote", o->quote_dir,
+                     "tpm backend: also write quote.msg, quote.sig, quote.pcrs and ak.pem to this "
+                     "existing folder, for tpm2_checkquote")
+      ->check(CLI::ExistingDirectory);
   attest->footer(
       "The evidence holds the nonce, the device's UEID, every measurement register, a digest of\n"
       "the event log and the backend's name (docs/attestation.md). Check it with\n"
-      "'edgetrust verify-evidence'.");
+      "'edgetrust verify-evidence'. With the tpm backend it also carries a TPM2 quote over\n"
+      "PCR 23 (the registers' mirror) with the nonce as qualifying data (docs/tpm.md).");
 
   CLI::App* key = attest->add_subcommand("key", "Export the attestation key's public key (PEM)");
   key->add_option("--out", o->key_out, "Where to write the PEM (default: stdout)");

@@ -1,4 +1,5 @@
 // random, info: questions to the daemon that involve no key.
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -45,7 +46,15 @@ Status Info(Context& ctx) {
   ET_ASSIGN_OR_RETURN(Client * client, ctx.client());
   ET_ASSIGN_OR_RETURN(DaemonInfo info, client->Info());
   if (ctx.out().json()) {
+    nlohmann::json features = nlohmann::json::array();
+    for (const auto& f : info.features) {
+      features.push_back(
+          {{"name", f.name}, {"provider", f.native ? "native" : "provided"}, {"how", f.how}});
+    }
     ctx.out().Json({{"backend", info.backend},
+                    {"device", info.device},
+                    {"features", features},
+                    {"storage_protection", info.storage_protection},
                     {"version", info.version},
                     {"protocol_version", info.protocol_version},
                     {"principal", info.principal},
@@ -58,12 +67,19 @@ Status Info(Context& ctx) {
   std::string supported;
   for (const auto& s : info.supported) supported += (supported.empty() ? "" : " ") + s;
   ctx.out().Line("backend:          " + info.backend);
+  if (!info.device.empty()) ctx.out().Line("device:           " + info.device);
   ctx.out().Line("version:          " + info.version);
   ctx.out().Line("protocol version: " + std::to_string(info.protocol_version));
   ctx.out().Line("principal:        " + info.principal);
   ctx.out().Line("keys:             " + std::to_string(info.key_count));
   ctx.out().Line("supported:        " + supported);
   ctx.out().Line("counters:         " + info.counter_protection);
+  ctx.out().Line("stored keys:      rollback protection " + info.storage_protection);
+  for (const auto& f : info.features) {
+    std::string name = f.name;
+    name.resize(std::max<size_t>(name.size(), 10), ' ');
+    ctx.out().Line("feature:          " + name + (f.native ? "native    " : "provided  ") + f.how);
+  }
   for (const auto& notice : info.notices) ctx.out().Line("notice:           " + notice);
   return Status::Ok();
 }
@@ -85,7 +101,10 @@ void AddSystemCommands(CLI::App& app, Selection& selection) {
       app.add_subcommand("info", "Show the daemon: backend, versions, who you are, your keys");
   info->footer(
       "'principal' is who the daemon takes you for; your keys live in its namespace.\n"
-      "'supported' lists the key types (key-type:NAME) and operations (op:NAME) offered.");
+      "'supported' lists the key types (key-type:NAME) and operations (op:NAME) offered.\n"
+      "'feature' says who provides each: the secure hardware itself (native) or the daemon on\n"
+      "top of it, with keys the hardware holds (provided). 'stored keys' is the rollback\n"
+      "protection of stored key objects: none, detected or hardware.");
   OnSelected(info, selection, [](Context& ctx) { return Info(ctx); });
 }
 

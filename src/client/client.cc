@@ -83,6 +83,22 @@ Result<DaemonInfo> Client::Info() {
   for (ByteView v : r.GetAll(Field::kSupported)) info.supported.emplace_back(v.begin(), v.end());
   info.counter_protection = std::string(r.GetString(Field::kCounterProtection).value_or(""));
   for (ByteView v : r.GetAll(Field::kNotice)) info.notices.emplace_back(v.begin(), v.end());
+  for (ByteView v : r.GetAll(Field::kFeature)) {
+    // "NAME native|provided HOW"
+    const std::string text(v.begin(), v.end());
+    DaemonInfo::Feature f;
+    const size_t a = text.find(' ');
+    const size_t b = a == std::string::npos ? a : text.find(' ', a + 1);
+    f.name = text.substr(0, a);
+    if (a != std::string::npos) {
+      f.native = text.compare(a + 1, b == std::string::npos ? std::string::npos : b - a - 1,
+                              "native") == 0;
+      if (b != std::string::npos) f.how = text.substr(b + 1);
+    }
+    info.features.push_back(std::move(f));
+  }
+  info.storage_protection = std::string(r.GetString(Field::kStorageProtection).value_or(""));
+  info.device = std::string(r.GetString(Field::kDevice).value_or(""));
   return info;
 }
 
@@ -330,10 +346,18 @@ Result<uint64_t> Client::ReadCounter(std::string_view name) {
 }
 
 Result<Bytes> Client::Attest(ByteView nonce) {
+  ET_ASSIGN_OR_RETURN(AttestOutput out, AttestWithQuote(nonce));
+  return std::move(out.evidence);
+}
+
+Result<Client::AttestOutput> Client::AttestWithQuote(ByteView nonce) {
   Message req;
   req.PutBytes(Field::kNonce, nonce);
   ET_ASSIGN_OR_RETURN(Message r, impl_->conn->Call(Opcode::kAttest, req));
-  return ToBytes(r.GetBytes(Field::kEvidence));
+  AttestOutput out;
+  out.evidence = ToBytes(r.GetBytes(Field::kEvidence));
+  if (auto pcrs = r.GetBytes(Field::kQuotePcrs)) out.quote_pcrs = ToBytes(pcrs);
+  return out;
 }
 
 Result<std::string> Client::AttestationKeyPem() {

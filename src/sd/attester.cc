@@ -25,7 +25,7 @@ Attester::Attester(Backend& backend, const RegisterBank& registers)
   if (seed.ok()) bootseed_.assign(seed->view().begin(), seed->view().end());
 }
 
-Result<Bytes> Attester::Attest(ByteView nonce, std::string_view requester) const {
+Result<Attester::Output> Attester::Attest(ByteView nonce, std::string_view requester) const {
   if (nonce.size() < 8 || nonce.size() > 64) {
     return Status(ErrorCode::kInvalidArgument, "the nonce must be 8 to 64 bytes");
   }
@@ -33,7 +33,13 @@ Result<Bytes> Attester::Attest(ByteView nonce, std::string_view requester) const
     return Status(ErrorCode::kFailedPrecondition,
                   "the secure domain has no usable attestation key");
   }
-  const RegisterSnapshot snap = registers_.Snapshot();
+  // The quote is taken while no extension can happen, so it covers exactly these registers.
+  std::optional<PlatformQuote> quote;
+  ET_ASSIGN_OR_RETURN(RegisterSnapshot snap,
+                      registers_.WithSnapshot([&](const RegisterSnapshot& s) -> Result<RegisterSnapshot> {
+                        ET_ASSIGN_OR_RETURN(quote, backend_.Quote(nonce));
+                        return s;
+                      }));
   EvidenceClaims c;
   c.nonce.assign(nonce.begin(), nonce.end());
   c.ueid = ueid_;
@@ -53,8 +59,16 @@ Result<Bytes> Attester::Attest(ByteView nonce, std::string_view requester) const
   c.backend = std::string(backend_.Name());
   c.emulated = backend_.IsEmulated();
   c.requester = std::string(requester);
-  return attest::BuildEvidence(c, kid_,
-                               [this](ByteView tbs) { return backend_.AttestationSign(tbs); });
+  Output out;
+  if (quote) {
+    c.tpm_quote = TpmQuoteClaim{quote->attest, quote->signature, quote->pcr_index, quote->pcr_base};
+    out.quote_pcrs = std::move(quote->pcrs);
+  }
+  ET_ASSIGN_OR_RETURN(out.evidence,
+                      attest::BuildEvidence(c, kid_, [this](ByteView tbs) {
+                        return backend_.AttestationSign(tbs);
+                      }));
+  return out;
 }
 
 Result<std::string> Attester::PublicKeyPem() const {

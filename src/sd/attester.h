@@ -22,8 +22,15 @@ class Attester {
  public:
   Attester(Backend& backend, const RegisterBank& registers);
 
-  // kInvalidArgument for a nonce outside 8..64 bytes (RFC 9711's bounds).
-  Result<Bytes> Attest(ByteView nonce, std::string_view requester) const;
+  struct Output {
+    Bytes evidence;
+    // With a backend that quotes (tpm): the quoted PCRs in tpm2-tools' file format, for
+    // `edgetrust attest --tpm-quote`; the quote itself is inside the evidence.
+    Bytes quote_pcrs;
+  };
+  // kInvalidArgument for a nonce outside 8..64 bytes (RFC 9711's bounds); the backend's error
+  // when its quote fails (e.g. kUnavailable while the TPM is gone).
+  Result<Output> Attest(ByteView nonce, std::string_view requester) const;
   // PEM SubjectPublicKeyInfo of the attestation key.
   Result<std::string> PublicKeyPem() const;
   const Bytes& ueid() const { return ueid_; }

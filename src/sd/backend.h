@@ -10,9 +10,11 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
+#include "edgetrust/attestation.h"
 #include "edgetrust/secret.h"
 #include "edgetrust/status.h"
 #include "edgetrust/types.h"
@@ -25,6 +27,32 @@ bool IsValidKeyName(std::string_view name);
 struct KeyId {
   std::string owner;  // principal
   std::string name;
+};
+
+// One feature of the secure domain and who provides it: the secure hardware itself ("native"), or
+// the daemon on top of it with keys the hardware holds ("provided"). `edgetrust info` lists them.
+struct Feature {
+  std::string name;  // "sign", "aead", "mac", "derive", "ecdh", "random", "seal", "counter",
+                     // "registers", "attest", "quote"
+  bool native = false;
+  std::string how;  // one short phrase, e.g. "TPM2_Sign" or "daemon counter store, key on token"
+};
+
+// A quote by the platform's secure hardware over the registers' mirror (a TPM2 quote: docs/tpm.md).
+struct PlatformQuote {
+  Bytes attest;     // TPMS_ATTEST as the TPM marshalled it (what `tpm2_checkquote -m` reads)
+  Bytes signature;  // TPMT_SIGNATURE, marshalled (`-s`)
+  Bytes pcrs;       // TPML_PCR_SELECTION then TPML_DIGEST values, in tpm2_quote's `-o` format (`-f`)
+  uint32_t pcr_index = 0;   // the PCR that mirrors the registers
+  Digest256 pcr_base{};     // its value before the first mirrored event of this daemon's life
+  std::string ak_pem;       // the attestation key's public key (`-u`)
+};
+
+// What a backend found when it opened its state: for the daemon's start-up log.
+struct StartupAudit {
+  size_t authentic = 0;                // stored objects that passed their integrity check
+  std::vector<std::string> problems;   // "what: reason" of those that did not
+  size_t removed_temporaries = 0;      // partial writes of a crash, cleaned up
 };
 
 struct KeyMeta {
@@ -92,6 +120,33 @@ class Backend {
   virtual const Bytes& AttestationPublicKeyDer() const = 0;          // SubjectPublicKeyInfo
   // True when no secure hardware stands behind the keys (evidence says so).
   virtual bool IsEmulated() const = 0;
+
+  // --- Capabilities, for `edgetrust info` (docs/operations.md, "Backends").
+  virtual std::vector<Feature> Features() const = 0;
+  // Rollback protection of stored key objects, one word: "none" (a restored older copy is
+  // accepted), "detected" (...is reported), or "hardware" (the secure hardware refuses it).
+  virtual std::string_view StorageProtection() const = 0;
+  // One line naming the device behind the backend (e.g. the TPM's manufacturer and TCTI, or the
+  // token's label and model); empty for emulated.
+  virtual std::string Device() const { return {}; }
+  // Integrity check of stored objects at start-up (emulated: every key record).
+  virtual StartupAudit Audit() { return {}; }
+
+  // --- Measurement registers mirrored into secure hardware (TPM: one PCR, docs/tpm.md). Called
+  // by the register bank for every extension, in log order and under the bank's lock, before the
+  // register changes; an error refuses the extension, so the mirror never falls behind the log.
+  virtual Status MirrorExtend(uint32_t index, const Digest256& digest) {
+    (void)index;
+    (void)digest;
+    return Status::Ok();
+  }
+  // A quote over the mirror with `nonce` as qualifying data, signed by the attestation key; taken
+  // under the bank's lock, so it matches the registers the evidence reports. nullopt: the backend
+  // has no such quote.
+  virtual Result<std::optional<PlatformQuote>> Quote(ByteView nonce) {
+    (void)nonce;
+    return std::optional<PlatformQuote>();
+  }
 };
 
 }  // namespace edgetrust::sd

@@ -113,6 +113,15 @@ Result<Message> Dispatcher::Info(const Peer& peer) {
   r.PutString(Field::kSupported, "registers:" + std::to_string(kRegisterCount));
   r.PutString(Field::kCounterProtection,
               protocol::PrintableText(backend_.CounterProtection(), 256));
+  for (const Feature& f : backend_.Features()) {
+    r.PutString(Field::kFeature,
+                protocol::PrintableText(
+                    f.name + (f.native ? " native " : " provided ") + f.how, 256));
+  }
+  r.PutString(Field::kStorageProtection, protocol::PrintableText(backend_.StorageProtection(), 32));
+  if (std::string device = backend_.Device(); !device.empty()) {
+    r.PutString(Field::kDevice, protocol::PrintableText(device, 256));
+  }
   for (const auto& notice : backend_.Notices()) {
     r.PutString(Field::kNotice, protocol::PrintableText(notice, 512));
   }
@@ -454,10 +463,11 @@ Result<Message> Dispatcher::Handle(const Peer& peer, Opcode op, const Message& r
     }
 
     case Opcode::kAttest: {
-      ET_ASSIGN_OR_RETURN(Bytes evidence,
+      ET_ASSIGN_OR_RETURN(Attester::Output out,
                           attester_.Attest(*req.GetBytes(Field::kNonce), peer.principal));
       Message r;
-      r.PutBytes(Field::kEvidence, evidence);
+      r.PutBytes(Field::kEvidence, out.evidence);
+      if (!out.quote_pcrs.empty()) r.PutBytes(Field::kQuotePcrs, out.quote_pcrs);
       return r;
     }
 

@@ -27,7 +27,12 @@ namespace edgetrust::sd {
 class Dispatcher {
  public:
   Dispatcher(Backend& backend, Policy policy)
-      : backend_(backend), policy_(std::move(policy)), attester_(backend, registers_) {}
+      : backend_(backend),
+        policy_(std::move(policy)),
+        registers_([&backend](uint32_t index, const Digest256& digest) {
+          return backend.MirrorExtend(index, digest);
+        }),
+        attester_(backend, registers_) {}
 
   // The principal name of the daemon's own measurement events.
   static constexpr std::string_view kSelfPrincipal = "edgetrust-sd";

@@ -44,8 +44,19 @@ std::vector<KeyType> EmulatedBackend::SupportedKeyTypes() const {
           KeyType::kRsa3072,   KeyType::kAes256,    KeyType::kHmacSha256};
 }
 
-EmulatedBackend::Audit EmulatedBackend::AuditStore() {
-  Audit audit;
+std::vector<Feature> EmulatedBackend::Features() const {
+  // Everything runs in the daemon: "native" to this backend, which has no hardware to defer to.
+  constexpr std::string_view kHow = "daemon, key under the state folder's device root key";
+  std::vector<Feature> out;
+  for (std::string_view name : {"sign", "aead", "mac", "derive", "ecdh", "random", "seal",
+                                "counter", "registers", "attest"}) {
+    out.push_back(Feature{std::string(name), true, std::string(kHow)});
+  }
+  return out;
+}
+
+StartupAudit EmulatedBackend::Audit() {
+  StartupAudit audit;
   audit.removed_temporaries = RemoveStaleTemporaries(store_->dir());
   auto scan = store_->Scan();
   if (!scan.ok()) {

@@ -57,19 +57,17 @@ class EmulatedBackend final : public Backend {
   Result<Bytes> AttestationSign(ByteView to_be_signed) override;
   const Bytes& AttestationPublicKeyDer() const override { return attestation_spki_; }
   bool IsEmulated() const override { return true; }
+  std::vector<Feature> Features() const override;
+  // Key records are authenticated, so a flipped, swapped or renamed one is reported; a restored
+  // older copy of a record is authentic too and is accepted.
+  std::string_view StorageProtection() const override { return "none"; }
+  // Startup integrity check of every stored object.
+  StartupAudit Audit() override;
 
   // The owner and name of the attestation key's record in the object store. The owner is not a
   // principal, so no caller can address it.
   static constexpr std::string_view kServiceOwner = "edgetrust-sd";
   static constexpr std::string_view kAttestationKeyName = "attestation";
-
-  // Startup integrity check of every stored object: how many are authentic and which are not.
-  struct Audit {
-    size_t authentic = 0;
-    std::vector<std::string> problems;  // "file: reason"
-    size_t removed_temporaries = 0;
-  };
-  Audit AuditStore();
 
  private:
   struct LoadedKey {

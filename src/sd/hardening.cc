@@ -94,7 +94,8 @@ void AllowLeakCheckAtExit() {
 #endif
 }
 
-Result<bool> InstallSeccomp() {
+Result<bool> InstallSeccomp(bool allow_connect) {
+  (void)allow_connect;
 #ifdef EDGETRUST_HAVE_SECCOMP
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
   if (ctx == nullptr) return Status(ErrorCode::kInternal, "seccomp_init failed");
@@ -227,6 +228,16 @@ Result<bool> InstallSeccomp() {
     if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) != 0) {
       seccomp_release(ctx);
       return Status(ErrorCode::kInternal, std::string("seccomp_rule_add ") + name);
+    }
+  }
+  // Hardware backends reconnect to their device when it comes back: a TPM simulator over TCP,
+  // or a PKCS#11 module's own daemon. The emulated backend never opens a socket of its own.
+  if (allow_connect) {
+    for (const char* name : {"socket", "connect"}) {
+      if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name(name), 0) != 0) {
+        seccomp_release(ctx);
+        return Status(ErrorCode::kInternal, std::string("seccomp_rule_add ") + name);
+      }
     }
   }
   // Apply to every thread the process already has (spdlog, OpenSSL helpers).

@@ -35,6 +35,6 @@ void AllowLeakCheckAtExit();
 
 // Installs the seccomp allowlist on every thread (when built with libseccomp). System calls
 // outside the list fail with EPERM. Returns whether a filter was installed.
-Result<bool> InstallSeccomp();
+Result<bool> InstallSeccomp(bool allow_connect = false);
 
 }  // namespace edgetrust::sd

@@ -14,6 +14,8 @@
 #include "sd/dispatcher.h"
 #include "sd/emulated_backend.h"
 #include "sd/hardening.h"
+#include "sd/pkcs11/pkcs11_backend.h"
+#include "sd/tpm/tpm_backend.h"
 #include "sd/registers.h"
 #include "sd/server.h"
 #include "sd/state_dir.h"
@@ -35,11 +37,30 @@ struct Flags {
   std::string user;
   std::string log_level;
   bool no_seccomp = false;
+  edgetrust::sd::TpmOptions tpm;
+  edgetrust::sd::Pkcs11Options pkcs11;
 };
 
 int Fail(const edgetrust::Status& st) {
   spdlog::error("event=fatal error=\"{}\"", st.ToString());
   return 1;
+}
+
+edgetrust::Result<std::unique_ptr<edgetrust::sd::Backend>> OpenBackend(
+    const Flags& flags, const edgetrust::sd::StateDir& state) {
+  using namespace edgetrust;
+  using namespace edgetrust::sd;
+  if (flags.backend == "tpm") return CreateTpmBackend(state, flags.tpm);
+  if (flags.backend == "pkcs11") {
+    if (flags.pkcs11.module.empty() || flags.pkcs11.token_label.empty() ||
+        flags.pkcs11.pin_file.empty()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "--backend pkcs11 needs --pkcs11-module, --pkcs11-token and --pkcs11-pin-file");
+    }
+    return CreatePkcs11Backend(state, flags.pkcs11);
+  }
+  ET_ASSIGN_OR_RETURN(auto emulated, EmulatedBackend::Create(state));
+  return std::unique_ptr<Backend>(std::move(emulated));
 }
 
 int RunDaemon(const Flags& flags) {
@@ -57,11 +78,6 @@ int RunDaemon(const Flags& flags) {
   if (flags.no_seccomp) config.seccomp = false;
   spdlog::set_level(spdlog::level::from_str(config.log_level));
 
-  if (flags.backend != "emulated") {
-    return Fail(Status(
-        ErrorCode::kUnsupported,
-        "backend \"" + flags.backend + "\" is not available in this build; available: emulated"));
-  }
   if (Status st = RestrictProcess(); !st.ok()) return Fail(st);
 
   std::string run_as = "(unchanged)";
@@ -77,9 +93,9 @@ int RunDaemon(const Flags& flags) {
 
   auto state = StateDir::Open(flags.state_dir);
   if (!state.ok()) return Fail(state.status());
-  auto backend = EmulatedBackend::Create(**state);
+  auto backend = OpenBackend(flags, **state);
   if (!backend.ok()) return Fail(backend.status());
-  auto audit = (*backend)->AuditStore();
+  StartupAudit audit = (*backend)->Audit();
   for (const auto& problem : audit.problems) spdlog::warn("event=tampered-object {}", problem);
   if (audit.removed_temporaries > 0) {
     spdlog::info("event=recovered removed_partial_writes={}", audit.removed_temporaries);
@@ -113,14 +129,16 @@ int RunDaemon(const Flags& flags) {
 
   bool seccomp = false;
   if (config.seccomp) {
-    auto installed = InstallSeccomp();
+    // The tpm backend may reconnect to a TPM simulator over TCP; PKCS#11 modules are loaded
+    // before this point and do their own I/O.
+    auto installed = InstallSeccomp(/*allow_connect=*/flags.backend != "emulated");
     if (!installed.ok()) return Fail(installed.status());
     seccomp = *installed;
   }
   spdlog::info(
-      "event=ready version={} backend={} socket={} state={} user={} keys={} tampered={} "
+      "event=ready version={} backend={} device=\"{}\" socket={} state={} user={} keys={} tampered={} "
       "admins={} grants={} seccomp={} root_key={}",
-      kVersionString, (*backend)->Name(), flags.socket, flags.state_dir, run_as, audit.authentic,
+      kVersionString, (*backend)->Name(), (*backend)->Device(), flags.socket, flags.state_dir, run_as, audit.authentic,
       audit.problems.size(), config.policy.admins().size(), config.policy.grant_count(),
       seccomp ? "on" : "off", (*state)->root_key_created() ? "created" : "loaded");
   Status st = server.Run();
@@ -150,6 +168,16 @@ int main(int argc, char** argv) {
   app.add_option("--backend", flags.backend, "Secure-domain backend")
       ->capture_default_str()
       ->check(CLI::IsMember({"emulated", "tpm", "pkcs11"}));
+  app.add_option("--tpm-tcti", flags.tpm.tcti,
+                 "tpm backend: tpm2-tss TCTI, e.g. swtpm:host=127.0.0.1,port=2321 or "
+                 "device:/dev/tpmrm0")
+      ->capture_default_str();
+  app.add_option("--pkcs11-module", flags.pkcs11.module,
+                 "pkcs11 backend: path of the PKCS#11 module (.so)");
+  app.add_option("--pkcs11-token", flags.pkcs11.token_label,
+                 "pkcs11 backend: label of the token to use");
+  app.add_option("--pkcs11-pin-file", flags.pkcs11.pin_file,
+                 "pkcs11 backend: file whose first line is the user PIN");
   app.add_option("--config", flags.config, "TOML configuration file ([daemon] and [policy])")
       ->check(CLI::ExistingFile);
   app.add_option("--user", flags.user,

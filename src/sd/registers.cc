@@ -34,6 +34,7 @@ Result<RegisterBank::Extended> RegisterBank::Extend(uint32_t index, const Digest
                   "the event log is full (" + std::to_string(kMaxLogEvents) +
                       " events); registers reset when edgetrust-sd restarts");
   }
+  if (mirror_) ET_RETURN_IF_ERROR(mirror_(index, digest));
   LogEvent event;
   event.seq = log_.size();
   event.register_index = index;

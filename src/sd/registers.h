@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -30,6 +31,12 @@ inline constexpr size_t kMaxEventDescription = 255;
 
 class RegisterBank {
  public:
+  // Called for every extension, under the bank's lock and before anything changes; an error
+  // refuses the extension (a hardware mirror such as a TPM PCR must never fall behind the log).
+  using Mirror = std::function<Status(uint32_t index, const Digest256& digest)>;
+  RegisterBank() = default;
+  explicit RegisterBank(Mirror mirror) : mirror_(std::move(mirror)) {}
+
   struct Extended {
     uint64_t seq = 0;
     Digest256 value{};
@@ -39,10 +46,18 @@ class RegisterBank {
   Result<Extended> Extend(uint32_t index, const Digest256& digest, std::string_view principal,
                           std::string_view description, uint64_t time);
   RegisterSnapshot Snapshot() const;
+  // Runs `fn` with a snapshot while no extension can happen, so what `fn` asks of the mirror (a
+  // quote) matches the snapshot.
+  template <typename Fn>
+  auto WithSnapshot(Fn&& fn) const {
+    std::lock_guard lock(mu_);
+    return fn(static_cast<const RegisterSnapshot&>(state_));
+  }
   // Events start, start+1, ... at most `max_events`; empty past the end.
   std::vector<LogEvent> LogPage(uint64_t start, size_t max_events) const;
 
  private:
+  Mirror mirror_;
   mutable std::mutex mu_;
   RegisterSnapshot state_;
   std::vector<LogEvent> log_;
