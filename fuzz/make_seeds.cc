@@ -11,6 +11,7 @@
 // the results in.
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <tss2/tss2_mu.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,7 @@
 
 #include "attest/cbor_util.h"
 #include "attest/evidence.h"
+#include "attest/sha256.h"
 #include "common/hex.h"
 #include "common/openssl_ptr.h"
 #include "edgetrust/attestation.h"
@@ -564,6 +566,58 @@ attest::cbor::Item ClaimsMap(const Bytes& payload, int64_t drop, size_t extra) {
   return map;
 }
 
+// A TPM quote as a TPM marshals it (Tss2_MU): TPMS_ATTEST and TPMT_SIGNATURE. No TPM is needed.
+TpmQuoteClaim MarshalQuote(uint32_t pcr, TPM2_ST type, uint32_t magic, ByteView nonce,
+                           ByteView pcr_digest, ByteView r, ByteView s) {
+  TPMS_ATTEST a{};
+  a.magic = magic;
+  a.type = type;
+  a.qualifiedSigner.size = 34;
+  a.extraData.size = static_cast<UINT16>(nonce.size());
+  std::copy(nonce.begin(), nonce.end(), a.extraData.buffer);
+  a.clockInfo.clock = 123456;
+  a.clockInfo.safe = 1;
+  a.firmwareVersion = 0x2019012300000000ull;
+  TPML_PCR_SELECTION& sel = a.attested.quote.pcrSelect;
+  sel.count = 1;
+  sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
+  sel.pcrSelections[0].sizeofSelect = 3;
+  sel.pcrSelections[0].pcrSelect[pcr / 8] = static_cast<BYTE>(1u << (pcr % 8));
+  a.attested.quote.pcrDigest.size = static_cast<UINT16>(pcr_digest.size());
+  std::copy(pcr_digest.begin(), pcr_digest.end(), a.attested.quote.pcrDigest.buffer);
+  TpmQuoteClaim q;
+  q.pcr = pcr;
+  q.attest.resize(sizeof(TPMS_ATTEST));
+  size_t off = 0;
+  if (Tss2_MU_TPMS_ATTEST_Marshal(&a, q.attest.data(), q.attest.size(), &off) != TSS2_RC_SUCCESS) {
+    std::exit(1);
+  }
+  q.attest.resize(off);
+  TPMT_SIGNATURE sig{};
+  sig.sigAlg = TPM2_ALG_ECDSA;
+  sig.signature.ecdsa.hash = TPM2_ALG_SHA256;
+  sig.signature.ecdsa.signatureR.size = static_cast<UINT16>(r.size());
+  std::copy(r.begin(), r.end(), sig.signature.ecdsa.signatureR.buffer);
+  sig.signature.ecdsa.signatureS.size = static_cast<UINT16>(s.size());
+  std::copy(s.begin(), s.end(), sig.signature.ecdsa.signatureS.buffer);
+  q.signature.resize(sizeof(TPMT_SIGNATURE));
+  off = 0;
+  if (Tss2_MU_TPMT_SIGNATURE_Marshal(&sig, q.signature.data(), q.signature.size(), &off) !=
+      TSS2_RC_SUCCESS) {
+    std::exit(1);
+  }
+  q.signature.resize(off);
+  return q;
+}
+
+// The tpm_quote target's input: u16 BE attest length, TPMS_ATTEST, TPMT_SIGNATURE.
+Bytes QuoteInput(const TpmQuoteClaim& q) {
+  Bytes out{static_cast<uint8_t>(q.attest.size() >> 8), static_cast<uint8_t>(q.attest.size())};
+  out.insert(out.end(), q.attest.begin(), q.attest.end());
+  out.insert(out.end(), q.signature.begin(), q.signature.end());
+  return out;
+}
+
 void EvidenceSeeds(const fs::path& root) {
   namespace cbor = attest::cbor;
   SeedDir dir(root, "evidence");
@@ -619,6 +673,27 @@ void EvidenceSeeds(const fs::path& root) {
   tpm.emulated = false;
   tpm.dbgstat = 3;
   write("valid-tpm-no-kid", build(tpm, {}));
+  {
+    // A quote over the mirror PCR of this log, signed with the same key as the evidence.
+    const Digest256 base{};
+    const Digest256 pcr = ReplayPcrMirror(base, log);
+    const Digest256 pcr_digest = attest::Sha256({pcr});
+    const ByteView nonce(fuzz::kAttestFuzzNonce);
+    TpmQuoteClaim unsigned_quote =
+        MarshalQuote(kMirrorPcr, TPM2_ST_ATTEST_QUOTE, TPM2_GENERATED_VALUE, nonce, pcr_digest,
+                     Filled(32, 1), Filled(32, 2));
+    const Bytes der = Must(AttestSigner(key.get())(unsigned_quote.attest), "quote signature");
+    const Bytes raw = Must(attest::EcdsaDerToRaw(der, 32), "quote signature");
+    TpmQuoteClaim q = MarshalQuote(kMirrorPcr, TPM2_ST_ATTEST_QUOTE, TPM2_GENERATED_VALUE, nonce,
+                                   pcr_digest, ByteView(raw).first(32), ByteView(raw).last(32));
+    q.pcr_base = base;
+    EvidenceClaims quoted = tpm;
+    quoted.tpm_quote = q;
+    write("valid-tpm-quote", build(quoted, kid));
+    EvidenceClaims other_pcr = quoted;
+    other_pcr.tpm_quote->pcr_base[0] = 1;  // the log no longer replays to the quoted PCR
+    write("bad-tpm-quote-other-base", build(other_pcr, kid));
+  }
 
   // Extra claims a verifier must ignore, in a correctly signed payload.
   const Bytes payload = Must(attest::EncodeClaims(claims), "claims");
@@ -824,6 +899,29 @@ void CounterFileSeeds(const fs::path& root) {
   dir.Write("bad-flipped.bin", flipped);
 }
 
+// Seeds of the tpm_quote target; their signatures are not valid (the evidence seeds have one
+// that is).
+void TpmQuoteSeeds(const fs::path& root) {
+  SeedDir dir(root, "tpm_quote");
+  const Bytes nonce16 = Filled(16, 3), nonce64 = Filled(64, 5), digest = Filled(32, 7);
+  const Bytes r = Filled(32, 9), s31 = Filled(31, 11);  // the TPM may drop a leading zero
+  auto quote = [&](uint32_t pcr, TPM2_ST type, uint32_t magic, const Bytes& nonce) {
+    return QuoteInput(MarshalQuote(pcr, type, magic, nonce, digest, r, s31));
+  };
+  dir.Write("quote-pcr23.bin", quote(23, TPM2_ST_ATTEST_QUOTE, TPM2_GENERATED_VALUE, nonce16));
+  dir.Write("quote-pcr16-nonce64.bin",
+            quote(16, TPM2_ST_ATTEST_QUOTE, TPM2_GENERATED_VALUE, nonce64));
+  dir.Write("bad-not-generated.bin", quote(23, TPM2_ST_ATTEST_QUOTE, 0x12345678, nonce16));
+  dir.Write("bad-certify-type.bin",
+            quote(23, TPM2_ST_ATTEST_CERTIFY, TPM2_GENERATED_VALUE, nonce16));
+  Bytes trailing = quote(23, TPM2_ST_ATTEST_QUOTE, TPM2_GENERATED_VALUE, nonce16);
+  trailing.push_back(0);
+  dir.Write("bad-trailing.bin", trailing);
+  Bytes cut = quote(23, TPM2_ST_ATTEST_QUOTE, TPM2_GENERATED_VALUE, nonce16);
+  cut.resize(cut.size() / 2);
+  dir.Write("bad-truncated.bin", cut);
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s CORPUS_ROOT   (normally fuzz/corpus)\n",
@@ -838,5 +936,6 @@ int main(int argc, char** argv) {
   AttestJsonSeeds(root);
   SealedBlobSeeds(root);
   CounterFileSeeds(root);
+  TpmQuoteSeeds(root);
   return 0;
 }

@@ -19,9 +19,12 @@ PACKAGES=(
   libseccomp-dev
   # Independent checkers used by tests (call through /usr/bin/python3)
   python3 python3-cryptography python3-cbor2
-  # Peers and checkers: SoftHSM2 (PKCS#11 peer in the benchmark), OpenSC pkcs11-tool, p11-kit's
-  # pkcs11.h
+  # The pkcs11 backend and its checkers: SoftHSM2 (the token in tests, the peer in the benchmark),
+  # OpenSC pkcs11-tool, p11-kit's pkcs11.h
   softhsm2 opensc libp11-kit-dev
+  # The tpm backend: tpm2-tss (ESYS, marshalling, TCTIs), the swtpm simulator for tests and the
+  # demo, and tpm2-tools as the independent checker (tpm2_checkquote)
+  libtss2-dev swtpm swtpm-tools tpm2-tools
   # Runtime tools used by tests and the demo: setpriv (util-linux), ps/pgrep (procps)
   util-linux procps
 )
