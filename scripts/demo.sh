@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# A narrated walk-through of the EdgeTrust secure domain with the emulated backend.
+# A narrated walk-through of the EdgeTrust secure domain, on any of its backends.
 #
-# Usage: scripts/demo.sh BIN_DIR        (make demo runs it with build/release/bin)
+# Usage: [BACKEND=emulated|tpm|pkcs11] scripts/demo.sh BIN_DIR
+#        (make demo runs it with build/release/bin; BACKEND=tpm make demo)
 #
-# Starts edgetrust-sd in a temporary folder, then uses the edgetrust CLI to create keys, sign and
-# encrypt (checking every result with the stock openssl CLI), measure, seal, count, and produce
-# attestation evidence that edgetrust verify-evidence appraises. Leaves nothing behind.
+# Starts edgetrust-sd in a temporary folder (with BACKEND=tpm on a swtpm TPM 2.0 simulator, with
+# BACKEND=pkcs11 on a SoftHSM2 token, both started here on loopback and temporary folders), then
+# uses the edgetrust CLI to create keys, sign and encrypt (checking every result with the stock
+# openssl CLI), measure, seal, count, and produce attestation evidence that edgetrust
+# verify-evidence appraises (and, with a TPM, whose quote tpm2_checkquote checks). Leaves nothing
+# behind.
 set -euo pipefail
 
 usage() { echo "usage: $0 BIN_DIR   (the folder holding edgetrust-sd and edgetrust)" >&2; exit 2; }
@@ -17,6 +21,18 @@ done
 command -v openssl >/dev/null || { echo "demo: the openssl CLI is missing (scripts/install-deps.sh)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "demo: python3 is missing (scripts/install-deps.sh)" >&2; exit 1; }
 export PATH="$BIN:$PATH"
+BACKEND="${BACKEND:-emulated}"
+case "$BACKEND" in
+  emulated) ;;
+  tpm) for exe in swtpm tpm2_checkquote; do
+         command -v "$exe" >/dev/null || { echo "demo: $exe is missing (scripts/install-deps.sh)" >&2; exit 1; }
+       done ;;
+  pkcs11) for exe in softhsm2-util pkcs11-tool; do
+            command -v "$exe" >/dev/null || { echo "demo: $exe is missing (scripts/install-deps.sh)" >&2; exit 1; }
+          done ;;
+  *) echo "demo: BACKEND must be emulated, tpm or pkcs11, not '$BACKEND'" >&2; exit 2 ;;
+esac
+SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 
 if [[ -t 1 ]]; then BOLD=$'\e[1m'; DIM=$'\e[2m'; GREEN=$'\e[32m'; RESET=$'\e[0m'
 else BOLD=''; DIM=''; GREEN=''; RESET=''; fi
@@ -39,11 +55,16 @@ ok() { printf '    %s%s%s\n' "$GREEN" "$1" "$RESET"; }
 T="$(mktemp -d -t edgetrust-demo.XXXXXX)"
 chmod 0755 "$T"  # an unprivileged daemon user must be able to traverse it
 SD_PID=""
+SWTPM_PID=""
 cleanup() {
   local rc=$?
   if [[ -n "$SD_PID" ]] && kill -0 "$SD_PID" 2>/dev/null; then
     kill -TERM "$SD_PID" 2>/dev/null || true
     wait "$SD_PID" 2>/dev/null || true
+  fi
+  if [[ -n "$SWTPM_PID" ]] && kill -0 "$SWTPM_PID" 2>/dev/null; then
+    kill -TERM "$SWTPM_PID" 2>/dev/null || true
+    wait "$SWTPM_PID" 2>/dev/null || true
   fi
   if ((rc != 0)) && [[ -s "$T/sd.log" ]]; then
     echo "demo: failed (exit $rc); last lines of the daemon's log:" >&2
@@ -65,7 +86,48 @@ if (($(id -u) == 0)); then
   chown daemon:daemon "$T/state"
 fi
 
-step "Start the secure-domain daemon (emulated backend)" \
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+case "$BACKEND" in
+  tpm)
+    step "Start a TPM 2.0 (the swtpm simulator)" \
+      "On a gateway with a TPM, edgetrust-sd talks to /dev/tpmrm0. Here swtpm, the TPM 2.0" \
+      "simulator, plays the chip, on loopback ports and a temporary folder. Nothing else changes:" \
+      "the same CLI, the same API, the same evidence format (with a TPM quote added)."
+    mkdir -p "$T/swtpm"
+    TPM_PORT="$(free_port)"
+    TPM_CTRL="$(free_port)"
+    while [[ "$TPM_CTRL" == "$TPM_PORT" ]]; do TPM_CTRL="$(free_port)"; done
+    run "swtpm socket --tpm2 --server type=tcp,port=$TPM_PORT,bindaddr=127.0.0.1 --ctrl type=tcp,port=$TPM_CTRL,bindaddr=127.0.0.1 --tpmstate dir=$T/swtpm --flags not-need-init,startup-clear >$T/swtpm.log 2>&1 &"
+    SWTPM_PID=$!
+    for _ in $(seq 100); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$TPM_PORT") 2>/dev/null && break
+      sleep 0.1
+    done
+    export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$TPM_PORT"
+    SD_ARGS+=(--backend tpm --tpm-tcti "$TPM2TOOLS_TCTI")
+    ok "swtpm up on 127.0.0.1:$TPM_PORT"
+    ;;
+  pkcs11)
+    step "Create a PKCS#11 token (SoftHSM2)" \
+      "On a gateway with an HSM or a secure element, edgetrust-sd loads its PKCS#11 module. Here" \
+      "SoftHSM2 plays the token, in a temporary folder. The daemon logs in once with the PIN from" \
+      "a file, generates keys on the token (sensitive, never extractable) and signs there."
+    mkdir -p "$T/tokens"
+    printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$T" >"$T/softhsm2.conf"
+    export SOFTHSM2_CONF="$T/softhsm2.conf"
+    run "softhsm2-util --init-token --free --label gateway --pin 246810 --so-pin 13579246 | tail -n 1"
+    printf '246810\n' >"$T/pin"
+    chmod 0644 "$T/softhsm2.conf"
+    if (($(id -u) == 0)); then chown -R daemon:daemon "$T/tokens" "$T/pin"; fi
+    chmod 0600 "$T/pin"
+    SD_ARGS+=(--backend pkcs11 --pkcs11-module "$SOFTHSM_MODULE" --pkcs11-token gateway
+              --pkcs11-pin-file "$T/pin")
+    ;;
+esac
+
+step "Start the secure-domain daemon ($BACKEND backend)" \
   "edgetrust-sd is the trusted computing base: it holds the keys and does the crypto. It has no" \
   "network, listens on a Unix socket only, and identifies callers by kernel peer credentials."
 printf '%s$ edgetrust-sd %s > sd.log 2>&1 &%s\n' "$DIM" "${SD_ARGS[*]}" "$RESET"
@@ -89,9 +151,15 @@ done
 ((ready)) || { echo "demo: edgetrust-sd did not answer on $T/run/sd.sock within 10 s" >&2; exit 1; }
 ok "daemon up (pid $SD_PID)"
 
+case "$BACKEND" in
+  emulated) INFO_NOTE="The emulated backend protects keys from other users and containers on this machine, not from root; its evidence says so." ;;
+  tpm) INFO_NOTE="With a TPM, keys are generated inside the TPM and kept as wrapped blobs; 'native' features run on the TPM, 'provided' ones in the daemon with TPM-held keys." ;;
+  pkcs11) INFO_NOTE="With a token, keys are generated on it and never leave it; 'provided' features (counters) are the daemon's, sealed with a token key." ;;
+esac
 step "Ask the daemon what it is" \
-  "info shows the daemon's version and backend. The emulated backend protects keys from other" \
-  "users and containers on this machine, not from root; its evidence says so."
+  "info shows the daemon's version, its backend and device, and for each feature whether the" \
+  "secure hardware does it (native) or the daemon on top of it (provided)." \
+  "$INFO_NOTE"
 run "edgetrust --socket $T/run/sd.sock info"
 
 step "Point the CLI at the daemon once" \
@@ -104,6 +172,11 @@ step "Create the device identity key" \
   "it; we only ever get a name to use it by."
 run "edgetrust key create device-identity --type ecdsa-p256"
 run "edgetrust key list"
+if [[ "$BACKEND" == pkcs11 ]]; then
+  step "Look at the token with OpenSC's pkcs11-tool" \
+    "The key is a token object: the token itself says it is sensitive and was never extractable."
+  run "pkcs11-tool --module $SOFTHSM_MODULE --token-label gateway --login --pin 246810 --list-objects --type privkey"
+fi
 
 step "Export the public key" \
   "The public half is exported as standard PEM, so any tool can check our signatures."
@@ -171,11 +244,16 @@ else
 fi
 
 # --- 5. what is on disk ---------------------------------------------------------------------------
+case "$BACKEND" in
+  emulated) STATE_NOTE="keys/ holds the key material itself, including the attestation key (created at first start, usable by no caller)." ;;
+  tpm) STATE_NOTE="keys/ holds TPM-wrapped blobs: only this TPM can load them. The attestation key is a restricted TPM key." ;;
+  pkcs11) STATE_NOTE="keys/ holds only references to token objects; the key material is on the token." ;;
+esac
 step "Look at the daemon's state folder" \
   "Only the daemon's user can enter it. The device root key file is mode 0600; every other" \
   "object is AES-256-GCM under that root key, bound to its name and owner, so a swapped," \
-  "renamed or edited file is refused rather than used. keys/ also holds the attestation key," \
-  "created at first start and usable by no caller."
+  "renamed or edited file is refused rather than used." \
+  "$STATE_NOTE"
 run "ls -l $T/state"
 if [[ -d "$T/state/keys" ]]; then
   run "ls -l $T/state/keys"
@@ -235,23 +313,50 @@ run "edgetrust counter increment fw-version"
 run "edgetrust counter increment fw-version"
 run "edgetrust counter read fw-version"
 
-step "Counters survive restarts" \
-  "Each increment is on disk before it is acknowledged, in two authenticated copies:" \
-  "counters.dat and counters.anchor. Restoring, deleting or corrupting one of them is detected" \
-  "at the next start, reported, and repaired without going backwards. Restoring both from one" \
-  "older copy is not detected by the emulated backend; 'edgetrust info' says so on its" \
-  "'counters:' line. A TPM's NV counters close that gap."
-run "ls -l $T/state/counters.dat $T/state/counters.anchor"
+if [[ "$BACKEND" == tpm ]]; then
+  step "Counters are TPM NV counters" \
+    "With a TPM each counter is an NV counter index inside the chip: it cannot be set back, even" \
+    "by restoring the whole state folder. tpm2-tools sees the index."
+  run "tpm2_getcap handles-nv-index"
+else
+  step "Counters survive restarts" \
+    "Each increment is on disk before it is acknowledged, in two authenticated copies:" \
+    "counters.dat and counters.anchor. Restoring, deleting or corrupting one of them is detected" \
+    "at the next start, reported, and repaired without going backwards. Restoring both from one" \
+    "older copy is not detected; 'edgetrust info' says so on its 'counters:' line. A TPM's NV" \
+    "counters close that gap (BACKEND=tpm make demo)."
+  run "ls -l $T/state/counters.dat $T/state/counters.anchor"
+fi
 
 # --- 9. attestation --------------------------------------------------------------------------------
 step "A verifier challenges the device with a fresh nonce" \
   "The verifier picks a random nonce. The device answers with evidence: an Entity Attestation" \
   "Token (RFC 9711) in a COSE_Sign1, signed with the device's attestation key. It carries the" \
-  "nonce, every register, the digest of the event log, and says that the backend is emulated."
+  "nonce, every register, the digest of the event log, and the backend ($BACKEND)."
 NONCE="$(edgetrust random 16)"
 run "echo $NONCE"
-run "edgetrust attest --nonce $NONCE --out evidence.cbor"
-run "wc -c evidence.cbor"
+if [[ "$BACKEND" == tpm ]]; then
+  mkdir quote
+  run "edgetrust attest --nonce $NONCE --out evidence.cbor --tpm-quote quote"
+  run "wc -c evidence.cbor"
+  step "Check the TPM quote with tpm2-tools" \
+    "The evidence also carries a TPM2 quote over PCR 23, where the daemon mirrors every register" \
+    "extension, with the nonce as qualifying data, signed by the TPM's restricted attestation" \
+    "key. tpm2_checkquote, which knows nothing of EdgeTrust, checks it."
+  run "ls quote"
+  run "tpm2_checkquote -u quote/ak.pem -m quote/quote.msg -s quote/quote.sig -f quote/quote.pcrs -g sha256 -q $NONCE"
+  ok "the TPM vouches for the quote"
+  printf '%s$ %s%s\n' "$DIM" "tpm2_checkquote ... -q <another nonce>" "$RESET"
+  if tpm2_checkquote -u quote/ak.pem -m quote/quote.msg -s quote/quote.sig -f quote/quote.pcrs \
+      -g sha256 -q "$(edgetrust random 16)" >/dev/null 2>&1; then
+    echo "demo: tpm2_checkquote accepted another nonce" >&2
+    exit 1
+  fi
+  ok "and refuses it for another nonce"
+else
+  run "edgetrust attest --nonce $NONCE --out evidence.cbor"
+  run "wc -c evidence.cbor"
+fi
 
 step "Export what the verifier needs" \
   "The attestation public key, once per device, over a channel the verifier trusts; and the" \
@@ -260,15 +365,24 @@ run "edgetrust attest key --out attest.pem"
 run "cat attest.pem"
 run "edgetrust measure log --out log.json"
 
+ALLOW_EMULATED=false
+REQUIRE_QUOTE=false
+case "$BACKEND" in
+  emulated) ALLOW_EMULATED=true
+            REF_NOTE="For this demo only, evidence from the emulated backend is allowed: without allow_emulated the verifier refuses it." ;;
+  tpm) REQUIRE_QUOTE=true
+       REF_NOTE="Emulated evidence is refused, and a verified TPM quote is required." ;;
+  pkcs11) REF_NOTE="Emulated evidence is refused; this evidence is signed by a key on the token." ;;
+esac
 step "Write the reference values" \
   "What the verifier expects: register 8 as measured now (taken from 'measure read --json')," \
-  "evidence at most 5 minutes old, and, for this demo only, evidence from the emulated backend." \
-  "Without allow_emulated the verifier refuses emulated evidence."
+  "evidence at most 5 minutes old." "$REF_NOTE"
 REG8="$(edgetrust --json measure read | python3 -c 'import json, sys; print(json.load(sys.stdin)["registers"]["8"])')"
 cat >reference.json <<EOF
 {
   "registers": {"8": "$REG8"},
-  "allow_emulated": true,
+  "allow_emulated": $ALLOW_EMULATED,
+  "require_tpm_quote": $REQUIRE_QUOTE,
   "max_age_seconds": 300
 }
 EOF
@@ -300,7 +414,7 @@ ok "replayed evidence refused, as expected"
 
 # --- summary ----------------------------------------------------------------------------------------
 step "Summary" \
-  "- edgetrust-sd ran as an unprivileged daemon on a Unix socket, with the emulated secure domain." \
+  "- edgetrust-sd ran as an unprivileged daemon on a Unix socket, with the $BACKEND backend." \
   "- A device identity key was created inside it; only its public key came out, and the stock" \
   "  openssl CLI verified a signature made with it, and refused the tampered file." \
   "- An AES-256 key encrypted a telemetry record bound to its sensor; the wrong AAD was refused." \
@@ -311,5 +425,6 @@ step "Summary" \
   "- Evidence for a fresh nonce passed verify-evidence against reference values; the same" \
   "  evidence against another nonce failed." \
   "" \
-  "More: 'edgetrust --help', docs/ (docs/THREAT_MODEL.md for what the emulated backend protects," \
-  "docs/attestation.md for the evidence and how to verify it)."
+  "Run it on the other backends: BACKEND=tpm make demo, BACKEND=pkcs11 make demo." \
+  "More: 'edgetrust --help', docs/ (docs/THREAT_MODEL.md for what each backend protects," \
+  "docs/attestation.md for the evidence, docs/tpm.md and docs/pkcs11.md for the hardware)."
