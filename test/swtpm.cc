@@ -1,0 +1,161 @@
+#include "swtpm.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+namespace edgetrust::test {
+namespace {
+
+sockaddr_in Loopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+int BindLoopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr = Loopback(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Two free loopback ports P and P + 1: tpm2-tss's swtpm TCTI reaches the control channel at the
+// server port + 1. P comes from binding port 0; both are held at once, then released.
+bool PickPorts(int* server, int* ctrl) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int a = BindLoopback(0);
+    if (a < 0) return false;
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    const bool named = ::getsockname(a, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    const int port = ntohs(addr.sin_port);
+    int b = named && port < 65535 ? BindLoopback(port + 1) : -1;
+    ::close(a);
+    if (b >= 0) {
+      ::close(b);
+      *server = port;
+      *ctrl = port + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr = Loopback(port);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+SwtpmProcess::SwtpmProcess(const TempDir& dir) : dir_(dir) {
+  // Several simulators may share one test folder: each gets a folder of its own.
+  std::string tmpl = dir_.File("swtpm-XXXXXX");
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) != nullptr) state_dir_ = buf.data();
+  log_path_ = state_dir_ + ".log";
+}
+
+SwtpmProcess::~SwtpmProcess() { Kill(); }
+
+bool SwtpmProcess::Available() {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    const std::string candidate = dirs.substr(start, end - start) + "/swtpm";
+    if (end > start && ::access(candidate.c_str(), X_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::string SwtpmProcess::Tcti() const {
+  return "swtpm:host=127.0.0.1,port=" + std::to_string(port_);
+}
+
+std::string SwtpmProcess::log() const { return ReadText(log_path_); }
+
+bool SwtpmProcess::Start() {
+  if (pid_ > 0) return true;
+  if (state_dir_.empty()) return false;
+  // Ports picked at the first start are kept, so a restarted TPM answers at the same TCTI. A port
+  // someone else took between picking and binding makes swtpm exit: pick again (first start only).
+  const bool keep_ports = port_ != 0;
+  for (int attempt = 0; attempt < (keep_ports ? 1 : 3); ++attempt) {
+    if (!keep_ports && !PickPorts(&port_, &ctrl_port_)) return false;
+    const std::string server = "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1";
+    const std::string ctrl = "type=tcp,port=" + std::to_string(ctrl_port_) + ",bindaddr=127.0.0.1";
+    const std::string state = "dir=" + state_dir_;
+    std::vector<std::string> argv = {"swtpm",  "socket", "--tpm2",     "--server", server,
+                                     "--ctrl", ctrl,     "--tpmstate", state,      "--flags",
+                                     "not-need-init,startup-clear"};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      pid_ = -1;
+      return false;
+    }
+    if (pid_ == 0) {
+      int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;
+      }
+      if (Accepts(port_)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (pid_ > 0) {
+      Kill();
+      return false;
+    }
+  }
+  return false;
+}
+
+void SwtpmProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+}  // namespace edgetrust::test
