@@ -1,0 +1,411 @@
+// The pkcs11 backend's key operations (pkcs11_backend_impl.h).
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+#include <functional>
+#include <mutex>
+#include <tuple>
+
+#include "common/files.h"
+#include "common/hex.h"
+#include "sd/crypto.h"
+#include "sd/pkcs11/pkcs11_backend_impl.h"
+#include "sd/pkcs11/pkcs11_encoding.h"
+#include "sd/pkcs11/pkcs11_hkdf.h"
+#include "sd/principal.h"
+
+namespace edgetrust::sd::pkcs11 {
+namespace {
+
+// Like the emulated backend: a bounded cache, evicting an arbitrary other entry when full.
+constexpr size_t kMaxCachedKeys = 128;
+
+uint64_t Now() { return static_cast<uint64_t>(::time(nullptr)); }
+
+std::string CacheKey(const KeyId& id) { return id.owner + '\0' + id.name; }
+
+std::string ObjectLabel(const KeyId& id) { return "edgetrust:" + id.owner + "/" + id.name; }
+
+Status WrongType(const KeyMeta& meta, std::string_view operation) {
+  return Status(ErrorCode::kUnsupported, "key " + meta.id.name + " is " +
+                                             std::string(KeyTypeName(meta.type)) +
+                                             ", which cannot " + std::string(operation));
+}
+
+Result<Bytes> NewObjectId() {
+  Bytes id(kObjectIdSize);
+  if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1)
+    return Status(ErrorCode::kInternal, "random object id failed");
+  return id;
+}
+
+Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested, bool digest) {
+  auto alg = ResolveSignAlgorithm(meta.type, requested);
+  if (!alg) {
+    return Status(ErrorCode::kUnsupported,
+                  "key " + meta.id.name + " (" + std::string(KeyTypeName(meta.type)) +
+                      ") cannot use " + std::string(SignAlgorithmName(requested)));
+  }
+  if (digest && *alg == SignAlgorithm::kEd25519) {
+    return Status(ErrorCode::kUnsupported, "Ed25519 signs whole messages, not digests");
+  }
+  return *alg;
+}
+
+// Removes one entry other than `keep`, picked by hashing `keep` into the buckets (as the emulated
+// backend does), so no entry is evicted more often than another.
+template <typename Map>
+void EvictOneOf(Map& cache, const std::string& keep) {
+  const size_t buckets = cache.bucket_count();
+  if (cache.empty() || buckets == 0) return;
+  const size_t start = std::hash<std::string>{}(keep) % buckets;
+  for (size_t i = 0; i < buckets; ++i) {
+    const size_t b = (start + i) % buckets;
+    for (auto it = cache.begin(b); it != cache.end(b); ++it) {
+      if (it->first != keep) {
+        const std::string victim = it->first;
+        cache.erase(victim);
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// --- Loading and caching -----------------------------------------------------------------------
+
+Pkcs11Backend::KeyPtr Pkcs11Backend::Cached(const KeyId& id) {
+  const uint64_t generation = token_->generation();
+  std::shared_lock lock(mu_);
+  auto it = cache_.find(CacheKey(id));
+  if (it == cache_.end() || it->second->generation != generation) return nullptr;
+  return it->second;
+}
+
+Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::Load(Session& s, const KeyId& id) {
+  {
+    std::shared_lock lock(mu_);
+    auto it = cache_.find(CacheKey(id));
+    if (it != cache_.end() && it->second->generation == s.generation()) return it->second;
+  }
+  ET_ASSIGN_OR_RETURN(auto record, store_->Load(id.owner, id.name));
+  auto& [header, material] = record;
+  if (material.size() != kObjectIdSize) {
+    return Status(ErrorCode::kTampered, "key " + id.name + ": its record does not hold a token "
+                                                           "object id");
+  }
+  auto loaded = std::make_shared<LoadedKey>();
+  loaded->meta = KeyMeta{id, header.type, header.created, "ok"};
+  loaded->object_id.assign(material.view().begin(), material.view().end());
+  loaded->generation = s.generation();
+  const bool asymmetric = IsAsymmetric(header.type);
+  ET_ASSIGN_OR_RETURN(auto found, token_->Find(s, asymmetric ? CKO_PRIVATE_KEY : CKO_SECRET_KEY,
+                                               loaded->object_id));
+  const std::string where = "(CKA_ID " + HexEncode(loaded->object_id) + ", CKA_LABEL \"" +
+                            ObjectLabel(id) + "\")";
+  if (found.empty()) {
+    return Status(ErrorCode::kTampered,
+                  "key " + id.name + ": its object " + where + " is gone from token \"" +
+                      token_->info().label +
+                      "\": deleted outside edgetrust-sd, the token was re-initialised, or this "
+                      "state folder belongs to another token");
+  }
+  if (found.size() > 1) {
+    return Status(ErrorCode::kTampered, "key " + id.name + ": several token objects carry its "
+                                                           "CKA_ID " + where);
+  }
+  loaded->handles.key = found[0];
+  ET_ASSIGN_OR_RETURN(CK_KEY_TYPE kt, token_->KeyTypeOf(s, loaded->handles.key));
+  if (kt != CkKeyType(header.type)) {
+    return Status(ErrorCode::kTampered, "key " + id.name + ": its token object " + where +
+                                            " is not a " + std::string(KeyTypeName(header.type)) +
+                                            " key");
+  }
+  if (asymmetric) {
+    ET_ASSIGN_OR_RETURN(auto pubs, token_->Find(s, CKO_PUBLIC_KEY, loaded->object_id));
+    if (pubs.size() != 1) {
+      return Status(ErrorCode::kTampered,
+                    "key " + id.name + ": its public key object " + where +
+                        (pubs.empty() ? " is gone" : " is not unique"));
+    }
+    loaded->handles.pub = pubs[0];
+    auto pub = token_->ReadPublicKey(s, loaded->handles.pub, header.type);
+    if (!pub.ok()) {
+      return Status(pub.status().code(), "key " + id.name + ": " + pub.status().message());
+    }
+    loaded->public_key = std::move(pub).value();
+  }
+  KeyPtr key(std::move(loaded));
+  CacheIfStillStored(id, key, /*replace=*/false);
+  return key;
+}
+
+Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::LoadOfType(Session& s, const KeyId& id,
+                                                        bool asymmetric,
+                                                        std::string_view operation) {
+  ET_ASSIGN_OR_RETURN(KeyPtr k, Load(s, id));
+  if (IsAsymmetric(k->meta.type) != asymmetric) return WrongType(k->meta, operation);
+  return k;
+}
+
+void Pkcs11Backend::CacheIfStillStored(const KeyId& id, KeyPtr key, bool replace) {
+  // As in the emulated backend: DeleteKey removes the record under this lock, so a key deleted
+  // while it was being loaded or created never makes it (back) into the cache.
+  std::unique_lock lock(mu_);
+  if (!store_->Exists(id.owner, id.name)) return;
+  std::string ck = CacheKey(id);
+  if (cache_.size() >= kMaxCachedKeys && cache_.find(ck) == cache_.end()) EvictOneOf(cache_, ck);
+  if (replace) {
+    cache_.insert_or_assign(std::move(ck), std::move(key));
+  } else {
+    // A newer generation's entry replaces a stale one.
+    auto [it, inserted] = cache_.emplace(ck, key);
+    if (!inserted && it->second->generation < key->generation) it->second = std::move(key);
+  }
+}
+
+void Pkcs11Backend::Forget(const KeyId& id) {
+  std::unique_lock lock(mu_);
+  cache_.erase(CacheKey(id));
+}
+
+// --- Lifecycle ---------------------------------------------------------------------------------
+
+Result<KeyMeta> Pkcs11Backend::StoreNew(Session& s, const KeyId& id, KeyType type,
+                                        const Bytes& object_id, ObjectHandles handles) {
+  auto loaded = std::make_shared<LoadedKey>();
+  loaded->object_id = object_id;
+  loaded->handles = handles;
+  loaded->generation = s.generation();
+  Status st = Status::Ok();
+  if (IsAsymmetric(type)) {
+    auto pub = token_->ReadPublicKey(s, handles.pub, type);
+    if (pub.ok()) {
+      loaded->public_key = std::move(pub).value();
+    } else {
+      st = pub.status();
+    }
+  }
+  ObjectHeader h{id.owner, id.name, type, Now(), 0};
+  if (st.ok()) st = store_->Create(h, object_id);
+  if (!st.ok()) {
+    if (handles.key != CK_INVALID_HANDLE) (void)token_->Destroy(s, handles.key);
+    if (handles.pub != CK_INVALID_HANDLE) (void)token_->Destroy(s, handles.pub);
+    return st;
+  }
+  loaded->meta = KeyMeta{id, type, h.created, "ok"};
+  KeyMeta meta = loaded->meta;
+  CacheIfStillStored(id, std::move(loaded), /*replace=*/true);
+  return meta;
+}
+
+Result<KeyMeta> Pkcs11Backend::CreateKey(const KeyId& id, KeyType type) {
+  if (std::string missing = token_->Missing(type); !missing.empty()) {
+    return Status(ErrorCode::kUnsupported, "token \"" + token_->info().label + "\" cannot hold " +
+                                               std::string(KeyTypeName(type)) + " keys (no " +
+                                               missing + ")");
+  }
+  // Cheap early check; the atomic no-replace write of the record is what really decides.
+  if (store_->Exists(id.owner, id.name)) {
+    return Status(ErrorCode::kAlreadyExists, "a key named " + id.name + " exists");
+  }
+  ET_ASSIGN_OR_RETURN(Bytes object_id, NewObjectId());
+  ET_ASSIGN_OR_RETURN(Session s, token_->Borrow());
+  ET_ASSIGN_OR_RETURN(ObjectHandles handles,
+                      token_->Generate(s, type, object_id, ObjectLabel(id)));
+  return StoreNew(s, id, type, object_id, handles);
+}
+
+Result<KeyMeta> Pkcs11Backend::ImportDerived(Session& s, const KeyId& out, KeyType type,
+                                             SecretBytes value) {
+  if (store_->Exists(out.owner, out.name)) {
+    return Status(ErrorCode::kAlreadyExists, "a key named " + out.name + " exists");
+  }
+  ET_ASSIGN_OR_RETURN(Bytes object_id, NewObjectId());
+  ET_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE h,
+                      token_->ImportSecret(s, type, value, object_id, ObjectLabel(out)));
+  return StoreNew(s, out, type, object_id, ObjectHandles{h, CK_INVALID_HANDLE});
+}
+
+std::vector<std::string> Pkcs11Backend::MissingObjects(
+    const std::vector<ObjectStore::ScanEntry>& scan, const std::set<Bytes>& ids) const {
+  std::vector<std::string> out;
+  for (const auto& e : scan) {
+    if (!e.authentic || !e.header) continue;
+    auto record = store_->Load(e.header->owner, e.header->name);
+    if (!record.ok()) continue;
+    Bytes id(record->second.view().begin(), record->second.view().end());
+    if (ids.count(id) == 0) out.push_back(e.file);
+  }
+  return out;
+}
+
+Result<std::vector<KeyMeta>> Pkcs11Backend::ListKeys(std::optional<std::string_view> owner) {
+  ET_ASSIGN_OR_RETURN(auto scan, store_->Scan());
+  std::set<Bytes> ids;
+  {
+    ET_ASSIGN_OR_RETURN(Session s, token_->Borrow());
+    ET_ASSIGN_OR_RETURN(ids, token_->KeyIds(s));
+  }
+  std::vector<std::string> missing = MissingObjects(scan, ids);
+  std::vector<KeyMeta> out;
+  for (const auto& e : scan) {
+    if (e.authentic && e.header && e.header->owner == kServiceOwner) continue;
+    // As in the emulated backend: an unauthentic header is attacker-controlled, shown to its
+    // claimed owner only when well-formed, else only in a whole-store listing.
+    bool plausible =
+        e.header && IsValidPrincipal(e.header->owner) && IsValidKeyName(e.header->name);
+    if (!plausible) {
+      std::string shown =
+          IsValidKeyName(e.file)
+              ? e.file
+              : "file-" + HexEncode(AsBytes(e.file).first(std::min<size_t>(e.file.size(), 29)));
+      if (!owner)
+        out.push_back(KeyMeta{{"?", shown}, KeyType::kEcdsaP256, 0, "tampered: " + e.problem});
+      continue;
+    }
+    if (owner && e.header->owner != *owner) continue;
+    std::string state = e.authentic ? "ok" : "tampered: " + e.problem;
+    if (e.authentic && std::find(missing.begin(), missing.end(), e.file) != missing.end()) {
+      state = "tampered: its object is gone from token \"" + token_->info().label + "\"";
+    }
+    out.push_back(KeyMeta{{e.header->owner, e.header->name}, e.header->type, e.header->created,
+                          std::move(state)});
+  }
+  std::sort(out.begin(), out.end(), [](const KeyMeta& a, const KeyMeta& b) {
+    return std::tie(a.id.owner, a.id.name) < std::tie(b.id.owner, b.id.name);
+  });
+  return out;
+}
+
+Status Pkcs11Backend::DeleteKey(const KeyId& id) {
+  ET_ASSIGN_OR_RETURN(Session s, token_->Borrow());
+  std::unique_lock lock(mu_);
+  auto record = store_->Load(id.owner, id.name);
+  if (record.ok()) {
+    // Token objects first: if the token is gone nothing changes, and a record left behind by a
+    // failed removal below names objects that are gone, which listing reports.
+    const Bytes object_id(record->second.view().begin(), record->second.view().end());
+    ET_RETURN_IF_ERROR(token_->DestroyAll(s, object_id));
+  } else if (record.status().code() == ErrorCode::kTampered) {
+    // Its object id cannot be trusted: remove the record only, never what it names.
+    spdlog::warn("event=pkcs11-delete-tampered-record owner={} name={} error=\"{}\"", id.owner,
+                 id.name, record.status().message());
+  } else {
+    return record.status();
+  }
+  Status st = store_->Remove(id.owner, id.name);
+  cache_.erase(CacheKey(id));
+  return st;
+}
+
+size_t Pkcs11Backend::KeyCount(std::string_view owner) { return store_->CountOwnedBy(owner); }
+
+// --- Operations --------------------------------------------------------------------------------
+
+Result<std::string> Pkcs11Backend::PublicKeyPem(const KeyId& id) {
+  if (KeyPtr k = Cached(id); k && k->public_key) return sd::PublicKeyPem(k->public_key.get());
+  return WithKey<std::string>(id, true, "have a public key",
+                              [](Session&, const LoadedKey& k) -> Result<std::string> {
+                                return sd::PublicKeyPem(k.public_key.get());
+                              });
+}
+
+Result<Bytes> Pkcs11Backend::Sign(const KeyId& id, SignAlgorithm requested,
+                                  std::optional<ByteView> message,
+                                  std::optional<ByteView> digest) {
+  return WithKey<Bytes>(
+      id, true, "sign", [&](Session& s, const LoadedKey& k) -> Result<Bytes> {
+        ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k.meta, requested, digest.has_value()));
+        if (alg == SignAlgorithm::kEd25519) return token_->SignEd25519(s, k.handles.key, *message);
+        if (digest) return token_->SignDigest(s, k.handles.key, alg, *digest);
+        ET_ASSIGN_OR_RETURN(Bytes hashed, HashFor(alg, *message));
+        return token_->SignDigest(s, k.handles.key, alg, hashed);
+      });
+}
+
+Result<bool> Pkcs11Backend::Verify(const KeyId& id, SignAlgorithm requested,
+                                   std::optional<ByteView> message,
+                                   std::optional<ByteView> digest, ByteView signature) {
+  // In the daemon, with the public key read once from the token.
+  auto verify = [&](const LoadedKey& k) -> Result<bool> {
+    ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k.meta, requested, digest.has_value()));
+    if (message) return VerifyMessage(k.public_key.get(), alg, *message, signature);
+    return VerifyDigest(k.public_key.get(), alg, *digest, signature);
+  };
+  if (KeyPtr k = Cached(id); k && k->public_key) return verify(*k);
+  return WithKey<bool>(id, true, "verify",
+                       [&](Session&, const LoadedKey& k) { return verify(k); });
+}
+
+Result<Bytes> Pkcs11Backend::Encrypt(const KeyId& id, ByteView plaintext, ByteView aad) {
+  return WithKey<Bytes>(id, false, "encrypt",
+                        [&](Session& s, const LoadedKey& k) -> Result<Bytes> {
+                          if (k.meta.type != KeyType::kAes256) return WrongType(k.meta, "encrypt");
+                          return token_->GcmSeal(s, k.handles.key, plaintext, aad);
+                        });
+}
+
+Result<SecretBytes> Pkcs11Backend::Decrypt(const KeyId& id, ByteView ciphertext, ByteView aad) {
+  return WithKey<SecretBytes>(id, false, "decrypt",
+                              [&](Session& s, const LoadedKey& k) -> Result<SecretBytes> {
+                                if (k.meta.type != KeyType::kAes256)
+                                  return WrongType(k.meta, "decrypt");
+                                return token_->GcmOpen(s, k.handles.key, ciphertext, aad);
+                              });
+}
+
+Result<Bytes> Pkcs11Backend::Mac(const KeyId& id, ByteView data) {
+  return WithKey<Bytes>(id, false, "compute a MAC",
+                        [&](Session& s, const LoadedKey& k) -> Result<Bytes> {
+                          if (k.meta.type != KeyType::kHmacSha256)
+                            return WrongType(k.meta, "compute a MAC");
+                          return token_->HmacSha256(s, k.handles.key, data);
+                        });
+}
+
+Result<bool> Pkcs11Backend::MacVerify(const KeyId& id, ByteView data, ByteView mac) {
+  ET_ASSIGN_OR_RETURN(Bytes expected, Mac(id, data));
+  return ConstantTimeEqual(expected, mac);
+}
+
+Result<KeyMeta> Pkcs11Backend::Derive(const KeyId& base, const KeyId& out,
+                                      std::optional<KeyType> out_type, ByteView salt,
+                                      ByteView info) {
+  return WithKey<KeyMeta>(
+      base, false, "be a derivation base", [&](Session& s, const LoadedKey& k) -> Result<KeyMeta> {
+        const KeyType type = out_type.value_or(k.meta.type);
+        if (IsAsymmetric(type))
+          return Status(ErrorCode::kUnsupported, "derived keys are aes-256 or hmac-sha256 keys");
+        ET_ASSIGN_OR_RETURN(SecretBytes okm, TokenHkdfSha256(*token_, s, k.handles.key, salt,
+                                                             info, kSymmetricKeySize));
+        return ImportDerived(s, out, type, std::move(okm));
+      });
+}
+
+Result<KeyMeta> Pkcs11Backend::Ecdh(const KeyId& key, ByteView peer_public, const KeyId& out,
+                                    KeyType out_type, ByteView info) {
+  if (IsAsymmetric(out_type))
+    return Status(ErrorCode::kUnsupported, "derived keys are aes-256 or hmac-sha256 keys");
+  ET_ASSIGN_OR_RETURN(EvpPkeyPtr peer, ParsePublicKey(peer_public));
+  ET_ASSIGN_OR_RETURN(Bytes point, P256UncompressedPoint(peer.get()));
+  return WithKey<KeyMeta>(
+      key, true, "do ECDH", [&](Session& s, const LoadedKey& k) -> Result<KeyMeta> {
+        if (k.meta.type != KeyType::kEcdsaP256) return WrongType(k.meta, "do ECDH (P-256 only)");
+        ET_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE shared, token_->EcdhP256(s, k.handles.key, point));
+        auto okm = TokenHkdfSha256(*token_, s, shared, {}, info, kSymmetricKeySize);
+        (void)token_->Destroy(s, shared);  // a session object: gone with the session anyway
+        if (!okm.ok()) return okm.status();
+        return ImportDerived(s, out, out_type, std::move(okm).value());
+      });
+}
+
+Result<SecretBytes> Pkcs11Backend::Random(size_t length) {
+  ET_ASSIGN_OR_RETURN(Session s, token_->Borrow());
+  return token_->Random(s, length);
+}
+
+}  // namespace edgetrust::sd::pkcs11
