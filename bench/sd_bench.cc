@@ -1,13 +1,25 @@
 // Secure-domain benchmark: edgetrust-sd side by side with in-process OpenSSL (the limit) and with
 // SoftHSM2 through PKCS#11 (the peer), in one run, with 1 and 2 client threads.
 //
+// Columns, in this order: edgetrust-sd on its emulated backend ("sd"), in-process OpenSSL,
+// SoftHSM2 in-process, then edgetrust-sd on its other backends: `--backend tpm` on a swtpm
+// ("tpm") and `--backend pkcs11` on a SoftHSM2 token ("pkcs11"), each started with the test
+// harness's BackendEnv. swtpm and SoftHSM2 are software, so those two columns show our daemon's
+// overhead over them, not the speed of hardware; "pkcs11/SoftHSM2" is the daemon's overhead over
+// the same module called in-process. The tpm column has 1-thread rows only: swtpm executes one
+// command at a time, so a second client thread only queues behind the first. An operation a
+// backend lacks (a key type missing from Client::Info().supported, e.g. Ed25519 on a TPM) is n/a,
+// and so is a whole column whose device or daemon does not start, with the reason below the table.
+//
 // Operations: ECDSA P-256 sign, Ed25519 sign, HMAC-SHA256 of 32 bytes, AES-256-GCM encryption of
 // 1 KiB, sealing 1 KiB, attestation evidence. Each cell reports operations per second and the
-// p50/p99 latency of one call. Then: ECDSA pipelined on one connection, evidence verification per
-// second, start-up to ready, and the daemon's memory with many keys; a table of the performance
-// goals (met or missed); and `metric NAME VALUE` lines.
+// p50/p99 latency of one call. Then, for the emulated daemon: ECDSA pipelined on one connection,
+// evidence verification per second, start-up to ready, and the daemon's memory with many keys; a
+// table of the performance goals (met or missed); and `metric NAME VALUE` lines (the backends'
+// as tpm_<op>_ops_1t, pkcs11_<op>_ops_<N>t, ratio_sd_pkcs11_vs_softhsm_<op>_<N>t, ...).
 //
-// Usage: sd_bench [--seconds S] [--keys N] [--softhsm MODULE]
+// Usage: sd_bench [--seconds S] [--keys N] [--softhsm MODULE] [--help]. Run as root (the daemons
+// drop to the user daemon); swtpm and softhsm2-util from install-deps.sh.
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -27,6 +39,7 @@
 #include <vector>
 
 #include "attest/evidence.h"
+#include "backend_env.h"
 #include "bench_table.h"
 #include "client/connection.h"
 #include "common/openssl_ptr.h"
@@ -84,6 +97,16 @@ constexpr int kThreadCounts[] = {1, 2};
 // Each cell's time is split into this many slices, taken in turns with the other implementations.
 constexpr int kRounds = 3;
 
+// The implementations, in the order of their columns; kImplNames are the metric name prefixes.
+enum Impl { kSd, kOpenSsl, kSoftHsm, kSdTpm, kSdPkcs11, kImplCount };
+constexpr const char* kImplNames[kImplCount] = {"sd", "openssl", "softhsm", "tpm", "pkcs11"};
+constexpr const char* kImplLabels[kImplCount] = {"sd", "OpenSSL", "SoftHSM2", "sd tpm",
+                                                 "sd pkcs11"};
+
+// Whether `impl` runs at `threads` client threads: the tpm backend at one only (swtpm executes one
+// command at a time; a second thread would only wait for it).
+bool Runs(Impl impl, int threads) { return impl != kSdTpm || threads == 1; }
+
 Status Failed(const char* what) { return Status(ErrorCode::kInternal, what); }
 
 // --- edgetrust-sd through libedgetrust, one Client (one connection) per thread ----------------
@@ -108,6 +131,94 @@ OpFactory DaemonOp(const std::string& socket, Op op) {
     }
     return Failed("unknown operation");
   };
+}
+
+// --- edgetrust-sd on a device backend (tpm on a swtpm, pkcs11 on a SoftHSM2 token) -------------
+
+// The device, the daemon on it, and which of the benchmark's keys it could create. Start() fails
+// with the reason when the device or the daemon does not start; the column is then n/a.
+class BackendDaemon {
+ public:
+  explicit BackendDaemon(const std::string& backend) : env_(dir_, backend) {}
+
+  Status Start() {
+    if (!env_.Start()) return error_ = Status(ErrorCode::kUnavailable, env_.error());
+    sd_ = std::make_unique<edgetrust::test::SdProcess>(dir_, env_.DaemonOptions());
+    if (!sd_->Start()) {
+      std::string log = sd_->log();
+      if (log.size() > 2000) log = "..." + log.substr(log.size() - 2000);
+      return error_ = Status(ErrorCode::kUnavailable, "edgetrust-sd --backend " + env_.backend() +
+                                                          " did not start:\n" + log);
+    }
+    auto client = Client::Connect(sd_->socket());
+    if (!client.ok()) return error_ = client.status();
+    auto info = (*client)->Info();
+    if (!info.ok()) return error_ = info.status();
+    for (const auto& f : info->features) {
+      const char* benchmarked[] = {"sign", "aead", "mac", "seal", "attest"};
+      if (!f.native && std::find(std::begin(benchmarked), std::end(benchmarked), f.name) !=
+                           std::end(benchmarked)) {
+        in_daemon_.push_back(f.name + ": " + f.how);
+      }
+    }
+    for (auto [name, type] : {std::pair{"p256", KeyType::kEcdsaP256},
+                              {"ed", KeyType::kEd25519},
+                              {"mac", KeyType::kHmacSha256},
+                              {"aes", KeyType::kAes256}}) {
+      const std::string entry = "key-type:" + std::string(edgetrust::KeyTypeName(type));
+      Status st =
+          Status(ErrorCode::kUnsupported, "the " + env_.backend() + " backend lacks " + entry);
+      if (std::find(info->supported.begin(), info->supported.end(), entry) !=
+          info->supported.end()) {
+        st = (*client)->CreateKey(name, type).status();
+      }
+      keys_.emplace_back(name, std::move(st));
+    }
+    return Status::Ok();
+  }
+
+  // Stops the daemon (SIGTERM); its exit code, or 0 when it never ran.
+  int Stop() { return sd_ && sd_->running() ? sd_->Stop() : 0; }
+
+  // Why the backend's column is n/a; Ok when it runs.
+  const Status& error() const { return error_; }
+  // The benchmarked features the daemon provides on top of the device rather than the device
+  // itself (DaemonInfo::features with native false), each as "name: how".
+  const std::vector<std::string>& in_daemon() const { return in_daemon_; }
+
+  // The operation's factory: n/a (with the reason) when the daemon is not running or lacks the
+  // operation's key.
+  OpFactory Factory(Op op) const {
+    Status why = error_;
+    if (why.ok() && !sd_) why = Status(ErrorCode::kUnavailable, "not started");
+    const char* key = op == Op::kEcdsaSign     ? "p256"
+                      : op == Op::kEd25519Sign ? "ed"
+                      : op == Op::kHmac32      ? "mac"
+                      : op == Op::kAesGcm1k    ? "aes"
+                                               : nullptr;
+    for (const auto& [name, st] : keys_) {
+      if (why.ok() && key != nullptr && name == key && !st.ok()) why = st;
+    }
+    if (!why.ok()) return [why](int) -> Result<ThreadOp> { return why; };
+    return DaemonOp(sd_->socket(), op);
+  }
+
+ private:
+  edgetrust::test::TempDir dir_;  // one folder each: SdProcess keeps its log at a fixed name
+  edgetrust::test::BackendEnv env_;
+  std::unique_ptr<edgetrust::test::SdProcess> sd_;
+  std::vector<std::pair<std::string, Status>> keys_;  // key name, Ok or why it does not exist
+  std::vector<std::string> in_daemon_;
+  Status error_;
+};
+
+// "0.7.1" from `swtpm --version`, or "" when it does not say.
+std::string SwtpmVersion() {
+  const std::string out = edgetrust::test::RunCommand({"swtpm", "--version"}).out;
+  const auto at = out.find("version ");
+  if (at == std::string::npos) return "";
+  const auto end = out.find_first_of(", \n", at + 8);
+  return out.substr(at + 8, end == std::string::npos ? std::string::npos : end - at - 8);
 }
 
 // --- in-process OpenSSL: the same work with everything prepared per thread, the fastest a
@@ -469,50 +580,92 @@ int Run(const Options& o) {
   }
   SoftHsmPeer* peer_ptr = peer.ok() ? peer->get() : nullptr;
 
+  // edgetrust-sd on its device backends, each with its own swtpm or SoftHSM2 token.
+  BackendDaemon tpm("tpm");
+  BackendDaemon pkcs11("pkcs11");
+  for (auto [b, label] :
+       {std::pair{&tpm, kImplLabels[kSdTpm]}, {&pkcs11, kImplLabels[kSdPkcs11]}}) {
+    if (Status st = b->Start(); !st.ok())
+      std::fprintf(stderr, "%s unavailable: %s\n", label, st.ToString().c_str());
+  }
+  const std::string swtpm_version = SwtpmVersion();
+
   std::printf(
       "EdgeTrust secure-domain benchmark: edgetrust-sd (emulated backend) vs in-process OpenSSL "
-      "%s vs %s (PKCS#11, in-process)\n%u cores, %.1f s per cell in %d turns; ops/s over all "
+      "%s vs %s (PKCS#11, in-process),\nand edgetrust-sd on its tpm backend (swtpm %s) and its "
+      "pkcs11 backend (a SoftHSM2 token)\n%u cores, %.1f s per cell in %d turns; ops/s over all "
       "client threads, latency of one call in microseconds\n\n",
       OpenSSL_version(OPENSSL_VERSION_STRING), peer_name.c_str(),
-      std::thread::hardware_concurrency(), o.seconds, kRounds);
+      swtpm_version.empty() ? "?" : swtpm_version.c_str(), std::thread::hardware_concurrency(),
+      o.seconds, kRounds);
 
-  // cells[op][threads index][impl]: 0 = edgetrust-sd, 1 = OpenSSL, 2 = SoftHSM2
+  // rows[op][threads index].c[impl]; a cell whose implementation does not run at that thread
+  // count (Runs) stays unmeasured with an empty note.
   struct Row {
-    Cell c[3];
+    Cell c[kImplCount];
   };
   Row rows[std::size(kOps)][std::size(kThreadCounts)];
   for (size_t i = 0; i < std::size(kOps); ++i) {
+    const OpFactory factories[kImplCount] = {
+        DaemonOp(sd.socket(), kOps[i].op), InProcessOp(keys, kOps[i].op),
+        SoftHsmOp(peer_ptr, kOps[i].op), tpm.Factory(kOps[i].op), pkcs11.Factory(kOps[i].op)};
     for (size_t t = 0; t < std::size(kThreadCounts); ++t) {
       const int n = kThreadCounts[t];
-      auto cells = edgetrust::bench::MeasureSideBySide(
-          n, o.seconds, kRounds,
-          {DaemonOp(sd.socket(), kOps[i].op), InProcessOp(keys, kOps[i].op),
-           SoftHsmOp(peer_ptr, kOps[i].op)});
-      for (size_t k = 0; k < 3; ++k) rows[i][t].c[k] = std::move(cells[k]);
+      std::vector<Impl> impls;
+      std::vector<OpFactory> running;
+      for (int k = 0; k < kImplCount; ++k) {
+        if (!Runs(static_cast<Impl>(k), n)) continue;
+        impls.push_back(static_cast<Impl>(k));
+        running.push_back(factories[k]);
+      }
+      auto cells = edgetrust::bench::MeasureSideBySide(n, o.seconds, kRounds, running);
+      for (size_t k = 0; k < impls.size(); ++k) rows[i][t].c[impls[k]] = std::move(cells[k]);
     }
   }
 
-  Table table({"operation", "thr", "sd ops/s", "p50", "p99", "OpenSSL ops/s", "p50", "p99",
-               "SoftHSM2 ops/s", "p50", "p99", "sd/OpenSSL", "sd/SoftHSM2"});
+  std::vector<std::string> header = {
+      "operation",  "thr", "sd ops/s",       "p50", "p99", "OpenSSL ops/s",
+      "p50",        "p99", "SoftHSM2 ops/s", "p50", "p99", "sd/OpenSSL",
+      "sd/SoftHSM2"};
+  header.insert(header.end(), {"sd tpm ops/s (c)", "p50", "p99", "sd pkcs11 ops/s (d)", "p50",
+                               "p99", "pkcs11/SoftHSM2"});
+  Table table(std::move(header));
   std::vector<std::string> notes;
+  auto add_note = [&notes](const std::string& note) {
+    if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
+  };
+  const BackendDaemon* backends[kImplCount] = {nullptr, nullptr, nullptr, &tpm, &pkcs11};
+  for (int k = kSdTpm; k < kImplCount; ++k) {
+    if (!backends[k]->error().ok())
+      add_note(std::string(kImplLabels[k]) + ": " + backends[k]->error().ToString());
+  }
   for (size_t i = 0; i < std::size(kOps); ++i) {
     for (size_t t = 0; t < std::size(kThreadCounts); ++t) {
       const Row& r = rows[i][t];
       std::vector<std::string> line = {t == 0 ? kOps[i].title : "",
                                        std::to_string(kThreadCounts[t])};
-      for (const Cell& c : r.c) {
+      auto add_cell = [&](int k) {
+        const Cell& c = r.c[k];
         if (c.measured) {
           line.push_back(Fixed(c.ops_per_s, 0));
           line.push_back(Fixed(c.p50_us, 1));
           line.push_back(Fixed(c.p99_us, 1));
+        } else if (!Runs(static_cast<Impl>(k), kThreadCounts[t])) {
+          line.insert(line.end(), {"-", "", ""});
         } else {
           line.insert(line.end(), {"n/a", "", ""});
-          const std::string note = std::string(kOps[i].title) + ": " + c.note;
-          if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
+          if (k < kSdTpm) {
+            add_note(std::string(kOps[i].title) + ": " + c.note);
+          } else if (backends[k]->error().ok()) {  // else noted once above
+            add_note(std::string(kOps[i].title) + ", " + kImplLabels[k] + ": " + c.note);
+          }
         }
-      }
-      line.push_back(Ratio(r.c[0], r.c[1]));
-      line.push_back(Ratio(r.c[0], r.c[2]));
+      };
+      for (int k = kSd; k <= kSoftHsm; ++k) add_cell(k);
+      line.push_back(Ratio(r.c[kSd], r.c[kOpenSsl]));
+      line.push_back(Ratio(r.c[kSd], r.c[kSoftHsm]));
+      for (int k = kSdTpm; k < kImplCount; ++k) add_cell(k);
+      line.push_back(Ratio(r.c[kSdPkcs11], r.c[kSoftHsm]));
       table.Add(std::move(line));
     }
   }
@@ -525,10 +678,31 @@ int Run(const Options& o) {
       "(b) edgetrust-sd: EAT evidence over the registers, signed ES256 by the attestation key. "
       "OpenSSL: the same\n    attest::BuildEvidence with an in-process P-256 key. PKCS#11 has no "
       "attestation.\n"
+      "(c) edgetrust-sd --backend tpm on swtpm, the TPM 2.0 simulator, over loopback TCP "
+      "(tpm2-tss swtpm TCTI). Software:\n    the figures are our daemon, tpm2-tss and the "
+      "simulator, not a hardware TPM's speed. 1 thread only (-): swtpm\n    executes one "
+      "command at a time, so a second client thread only waits behind the first (same ops/s, "
+      "twice\n    the latency). Seal reaches the TPM only at start-up (below) and scales as in "
+      "the sd column.\n"
+      "(d) edgetrust-sd --backend pkcs11 on a SoftHSM2 token (software, the same module as the "
+      "SoftHSM2 column):\n    pkcs11/SoftHSM2 is the daemon's overhead over calling the module "
+      "in-process, not a hardware HSM's speed.\n"
       "SoftHSM2: persistent token objects; ECDSA hashes SHA-256 in the caller, then CKM_ECDSA "
       "(no CKM_ECDSA_SHA256 in\n    this module). OpenSSL: algorithms fetched and contexts "
       "initialised once per thread.\n");
+  for (auto [b, label] :
+       {std::pair{&tpm, kImplLabels[kSdTpm]}, {&pkcs11, kImplLabels[kSdPkcs11]}}) {
+    if (b->in_daemon().empty()) continue;
+    std::printf("%s, done in the daemon rather than on the device (Client::Info().features):\n",
+                label);
+    for (const auto& f : b->in_daemon()) std::printf("    %s\n", f.c_str());
+  }
   for (const auto& n : notes) std::printf("n/a: %s\n", n.c_str());
+  for (auto [b, label] :
+       {std::pair{&tpm, kImplLabels[kSdTpm]}, {&pkcs11, kImplLabels[kSdPkcs11]}}) {
+    if (const int rc = b->Stop(); rc != 0)
+      std::fprintf(stderr, "%s did not stop cleanly (exit %d)\n", label, rc);
+  }
 
   // More secure-domain figures.
   const Cell pipelined = Pipelined(sd.socket(), 16, o.seconds);
@@ -598,11 +772,11 @@ int Run(const Options& o) {
   more.Print();
 
   // Goals.
-  const Cell& ecdsa_sd = rows[0][0].c[0];
-  const Cell& ecdsa_ossl = rows[0][0].c[1];
-  const Cell& ecdsa_hsm = rows[0][0].c[2];
-  const Cell& hmac_sd = rows[2][0].c[0];
-  const Cell& attest_sd = rows[5][0].c[0];
+  const Cell& ecdsa_sd = rows[0][0].c[kSd];
+  const Cell& ecdsa_ossl = rows[0][0].c[kOpenSsl];
+  const Cell& ecdsa_hsm = rows[0][0].c[kSoftHsm];
+  const Cell& hmac_sd = rows[2][0].c[kSd];
+  const Cell& attest_sd = rows[5][0].c[kSd];
   auto ratio = [](const Cell& a, const Cell& b) {
     return a.measured && b.measured && b.ops_per_s > 0 ? a.ops_per_s / b.ops_per_s : 0.0;
   };
@@ -639,24 +813,40 @@ int Run(const Options& o) {
 
   // Metrics.
   std::printf("\n");
-  const char* impl_names[] = {"sd", "openssl", "softhsm"};
   for (size_t i = 0; i < std::size(kOps); ++i) {
     for (size_t t = 0; t < std::size(kThreadCounts); ++t) {
       const std::string suffix = "_" + std::to_string(kThreadCounts[t]) + "t";
       const Row& r = rows[i][t];
-      for (int k = 0; k < 3; ++k) {
+      auto ratio_metric = [&](const char* name, Impl a, Impl b) {
+        if (r.c[a].measured && r.c[b].measured)
+          Metric(std::string(name) + kOps[i].metric + suffix, ratio(r.c[a], r.c[b]), 3);
+      };
+      for (int k = kSd; k <= kSoftHsm; ++k) {
         if (!r.c[k].measured) continue;
-        const std::string base = std::string(impl_names[k]) + "_" + kOps[i].metric;
+        const std::string base = std::string(kImplNames[k]) + "_" + kOps[i].metric;
         Metric(base + "_ops" + suffix, r.c[k].ops_per_s, 0);
         Metric(base + "_p50_us" + suffix, r.c[k].p50_us);
         Metric(base + "_p99_us" + suffix, r.c[k].p99_us);
       }
-      if (r.c[0].measured && r.c[1].measured)
-        Metric(std::string("ratio_sd_vs_openssl_") + kOps[i].metric + suffix, ratio(r.c[0], r.c[1]),
-               3);
-      if (r.c[0].measured && r.c[2].measured)
-        Metric(std::string("ratio_sd_vs_softhsm_") + kOps[i].metric + suffix, ratio(r.c[0], r.c[2]),
-               3);
+      ratio_metric("ratio_sd_vs_openssl_", kSd, kOpenSsl);
+      ratio_metric("ratio_sd_vs_softhsm_", kSd, kSoftHsm);
+    }
+  }
+  // The backends' cells, after all of the above so that those lines keep their order.
+  for (size_t i = 0; i < std::size(kOps); ++i) {
+    for (size_t t = 0; t < std::size(kThreadCounts); ++t) {
+      const std::string suffix = "_" + std::to_string(kThreadCounts[t]) + "t";
+      const Row& r = rows[i][t];
+      for (int k = kSdTpm; k < kImplCount; ++k) {
+        if (!r.c[k].measured) continue;
+        const std::string base = std::string(kImplNames[k]) + "_" + kOps[i].metric;
+        Metric(base + "_ops" + suffix, r.c[k].ops_per_s, 0);
+        Metric(base + "_p50_us" + suffix, r.c[k].p50_us);
+        Metric(base + "_p99_us" + suffix, r.c[k].p99_us);
+      }
+      if (r.c[kSdPkcs11].measured && r.c[kSoftHsm].measured)
+        Metric(std::string("ratio_sd_pkcs11_vs_softhsm_") + kOps[i].metric + suffix,
+               ratio(r.c[kSdPkcs11], r.c[kSoftHsm]), 3);
     }
   }
   if (pipelined.measured) {
@@ -684,12 +874,41 @@ int Run(const Options& o) {
   return 0;
 }
 
+constexpr const char kUsage[] =
+    "usage: sd_bench [--seconds S] [--keys N] [--softhsm MODULE] [--help]\n";
+
+constexpr const char kHelp[] =
+    "\n"
+    "Secure-domain benchmark. Runs each operation (ECDSA P-256 sign, Ed25519 sign, HMAC-SHA256 of\n"
+    "32 B, AES-256-GCM of 1 KiB, seal 1 KiB, attest) side by side, in turns, against:\n"
+    "  sd         edgetrust-sd, emulated backend\n"
+    "  OpenSSL    in-process OpenSSL, keys in the benchmark's memory (the limit)\n"
+    "  SoftHSM2   SoftHSM2 through PKCS#11, in-process (the peer)\n"
+    "  sd tpm     edgetrust-sd --backend tpm on a swtpm (1 client thread only)\n"
+    "  sd pkcs11  edgetrust-sd --backend pkcs11 on a SoftHSM2 token\n"
+    "swtpm and SoftHSM2 are software: the sd tpm and sd pkcs11 columns are our daemon's overhead\n"
+    "over them, not hardware speed. A backend that cannot start, or lacks an operation, is n/a.\n"
+    "Prints a table, the goals of BRIEF.md section 7 and `metric NAME VALUE` lines. Run as root:\n"
+    "the daemons it starts drop to the user daemon.\n"
+    "\n"
+    "  --seconds S       time per table cell and implementation, split into 3 turns (default 1.5)\n"
+    "  --keys N          keys created for the daemon's memory and restart figures (default 1000)\n"
+    "  --softhsm MODULE  the PKCS#11 module of the in-process SoftHSM2 column\n"
+    "                    (default /usr/lib/softhsm/libsofthsm2.so)\n"
+    "  --help            this text\n";
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::printf("%s%s", kUsage, kHelp);
+      return 0;
+    }
+  }
   Options o;
   if (!ParseArgs(argc, argv, o)) {
-    std::fprintf(stderr, "usage: sd_bench [--seconds S] [--keys N] [--softhsm MODULE]\n");
+    std::fprintf(stderr, "%s", kUsage);
     return 2;
   }
   return Run(o);
