@@ -317,6 +317,10 @@ Result<bool> TpmBackend::Verify(const KeyId& id, SignAlgorithm requested,
 // --- Symmetric operations
 
 Result<SecretBytes> TpmBackend::UnsealKey(const LoadedKey& key) {
+  {
+    std::lock_guard lock(key.secret_mu);
+    if (!key.secret.empty()) return key.secret.Clone();
+  }
   ET_ASSIGN_OR_RETURN(SecretBytes secret, tpm_->Run([&](Session& s) -> Result<SecretBytes> {
     ET_ASSIGN_OR_RETURN(Transient handle, LoadObject(s, key.blob, "key " + key.meta.id.name));
     return Unseal(s, handle.get());
@@ -324,6 +328,8 @@ Result<SecretBytes> TpmBackend::UnsealKey(const LoadedKey& key) {
   if (secret.size() != kSymmetricKeySize) {
     return Status(ErrorCode::kTampered, "key " + key.meta.id.name + ": sealed secret has the wrong size");
   }
+  std::lock_guard lock(key.secret_mu);
+  if (key.secret.empty()) key.secret = secret.Clone();
   return secret;
 }
 

@@ -86,6 +86,10 @@ class TpmBackend final : public Backend {
     KeyMeta meta;
     WrappedKey blob;
     EvpPkeyPtr pub;  // asymmetric types
+    // aes-256: the secret, unsealed by the TPM on first use and kept while the record is cached
+    // (the TPM has no AES-GCM; unsealing per call cost a TPM round trip per encryption).
+    mutable std::mutex secret_mu;
+    mutable SecretBytes secret;
   };
   using KeyPtr = std::shared_ptr<const LoadedKey>;
 
@@ -99,7 +103,7 @@ class TpmBackend final : public Backend {
   void CacheIfStillStored(const KeyId& id, KeyPtr key, bool replace);
   // A symmetric secret computed in the daemon (Derive, Ecdh) made a TPM object of `type`.
   Result<KeyMeta> ImportSymmetric(const KeyId& id, KeyType type, const SecretBytes& secret);
-  // Loads the key into the TPM and unseals its secret (aes-256).
+  // The key's secret (aes-256): unsealed by the TPM on first use, then from memory.
   Result<SecretBytes> UnsealKey(const LoadedKey& key);
 
   // Services (tpm_services.cc).

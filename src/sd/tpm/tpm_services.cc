@@ -209,7 +209,8 @@ std::vector<std::string> TpmBackend::Notices() const {
 std::vector<Feature> TpmBackend::Features() const {
   return {
       {"sign", true, "TPM2_Sign (the message hashed in the daemon)"},
-      {"aead", false, "AES-256-GCM in the daemon; the key is a TPM sealed object, unsealed on use"},
+      {"aead", false,
+       "AES-256-GCM in the daemon; the key is a TPM sealed object, unsealed on first use"},
       {"mac", true, "TPM2_HMAC"},
       {"derive", false,
        "HKDF-SHA256 in the daemon (hmac base: extract by TPM2_HMAC); result imported into the TPM"},
