@@ -17,7 +17,10 @@ OUT_DIR="$ROOT/build/fuzz"
 RSS_LIMIT_MB="${FUZZ_RSS_LIMIT_MB:-2048}"
 TIMEOUT_S="${FUZZ_TIMEOUT:-10}"
 
-mapfile -t targets < <(find "$BIN_DIR" -maxdepth 1 -type f -name 'fuzz_*' -perm -u+x 2>/dev/null | sort)
+# The corpus replayers (fuzz_*_replay) and the seed writer live in the same folder in the asan
+# preset: they are not libFuzzer targets.
+mapfile -t targets < <(find "$BIN_DIR" -maxdepth 1 -type f -name 'fuzz_*' ! -name '*_replay' \
+  ! -name 'fuzz_make_seeds' -perm -u+x 2>/dev/null | sort)
 if ((${#targets[@]} == 0)); then
   echo "run-fuzzers: no fuzz targets (fuzz_*) found in $BIN_DIR; did the fuzz preset build any?" >&2
   exit 1
