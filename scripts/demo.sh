@@ -86,8 +86,21 @@ if (($(id -u) == 0)); then
   chown daemon:daemon "$T/state"
 fi
 
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# A free loopback port P with P + 1 free too: tpm2-tss's swtpm TCTI finds the control channel at
+# the server port + 1.
+free_port_pair() {
+  /usr/bin/python3 - <<'PY'
+import socket
+for _ in range(100):
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        continue
+    print(p)
+    break
+PY
 }
 case "$BACKEND" in
   tpm)
@@ -96,9 +109,8 @@ case "$BACKEND" in
       "simulator, plays the chip, on loopback ports and a temporary folder. Nothing else changes:" \
       "the same CLI, the same API, the same evidence format (with a TPM quote added)."
     mkdir -p "$T/swtpm"
-    TPM_PORT="$(free_port)"
-    TPM_CTRL="$(free_port)"
-    while [[ "$TPM_CTRL" == "$TPM_PORT" ]]; do TPM_CTRL="$(free_port)"; done
+    TPM_PORT="$(free_port_pair)"
+    TPM_CTRL=$((TPM_PORT + 1))
     run "swtpm socket --tpm2 --server type=tcp,port=$TPM_PORT,bindaddr=127.0.0.1 --ctrl type=tcp,port=$TPM_CTRL,bindaddr=127.0.0.1 --tpmstate dir=$T/swtpm --flags not-need-init,startup-clear >$T/swtpm.log 2>&1 &"
     SWTPM_PID=$!
     for _ in $(seq 100); do
@@ -421,7 +433,7 @@ step "Summary" \
   "- At rest, the daemon keeps only encrypted, authenticated objects." \
   "- Register 0 held the daemon's own measurement; the application measured itself into" \
   "  register 8. A secret sealed to register 8 opened, then was refused once register 8 changed." \
-  "- A monotonic counter went up, on disk in two authenticated copies." \
+  "- A monotonic counter went up; it never goes back, across restarts too." \
   "- Evidence for a fresh nonce passed verify-evidence against reference values; the same" \
   "  evidence against another nonce failed." \
   "" \
