@@ -107,7 +107,7 @@ bool SwtpmProcess::Start() {
   // Ports picked at the first start are kept, so a restarted TPM answers at the same TCTI. A port
   // someone else took between picking and binding makes swtpm exit: pick again (first start only).
   const bool keep_ports = port_ != 0;
-  for (int attempt = 0; attempt < (keep_ports ? 1 : 3); ++attempt) {
+  for (int attempt = 0; attempt < (keep_ports ? 1 : 5); ++attempt) {
     if (!keep_ports && !PickPorts(&port_, &ctrl_port_)) return false;
     const std::string server = "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1";
     const std::string ctrl = "type=tcp,port=" + std::to_string(ctrl_port_) + ",bindaddr=127.0.0.1";
@@ -132,14 +132,24 @@ bool SwtpmProcess::Start() {
       ::execvp(args[0], args.data());
       ::_exit(127);
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
+    // Generous: parallel tests on a loaded 2-core machine start several simulators at once.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    auto exited = [this] {
       int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      return ::waitpid(pid_, &status, WNOHANG) == pid_;
+    };
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (exited()) {
         pid_ = -1;
         break;
       }
-      if (Accepts(port_)) return true;
+      // An answer on the port counts only while our swtpm still runs: another test's simulator
+      // may have taken the port, making ours exit.
+      if (Accepts(port_)) {
+        if (!exited()) return true;
+        pid_ = -1;
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     if (pid_ > 0) {

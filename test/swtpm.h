@@ -21,7 +21,7 @@ class SwtpmProcess {
   SwtpmProcess(const SwtpmProcess&) = delete;
   SwtpmProcess& operator=(const SwtpmProcess&) = delete;
 
-  // Starts swtpm and waits (up to 10 s) until its server port accepts. False on failure.
+  // Starts swtpm and waits (up to 30 s) until its server port accepts. False on failure.
   bool Start();
   void Kill();  // SIGKILL and wait; no-op when not running
   bool running() const { return pid_ > 0; }

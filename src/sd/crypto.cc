@@ -1,8 +1,10 @@
 #include "sd/crypto.h"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/decoder.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -11,6 +13,8 @@
 #include <array>
 #include <cstring>
 #include <memory>
+
+#include "sd/backend.h"
 
 namespace edgetrust::sd {
 namespace {
@@ -56,15 +60,6 @@ const EVP_MD* DigestOf(SignAlgorithm alg) {
     default:
       return nullptr;
   }
-}
-
-bool IsRsaPss(SignAlgorithm a) {
-  return a == SignAlgorithm::kRsaPssSha256 || a == SignAlgorithm::kRsaPssSha384 ||
-         a == SignAlgorithm::kRsaPssSha512;
-}
-bool IsRsaPkcs1(SignAlgorithm a) {
-  return a == SignAlgorithm::kRsaPkcs1Sha256 || a == SignAlgorithm::kRsaPkcs1Sha384 ||
-         a == SignAlgorithm::kRsaPkcs1Sha512;
 }
 
 // Sets RSA padding on a signing context: PSS with salt = digest length, or PKCS#1 v1.5.
@@ -160,6 +155,28 @@ Result<EVP_PKEY_CTX*> DigestSignContext(EVP_PKEY* key, SignAlgorithm alg, const 
 }
 
 }  // namespace
+
+bool IsRsaPss(SignAlgorithm a) {
+  return a == SignAlgorithm::kRsaPssSha256 || a == SignAlgorithm::kRsaPssSha384 ||
+         a == SignAlgorithm::kRsaPssSha512;
+}
+bool IsRsaPkcs1(SignAlgorithm a) {
+  return a == SignAlgorithm::kRsaPkcs1Sha256 || a == SignAlgorithm::kRsaPkcs1Sha384 ||
+         a == SignAlgorithm::kRsaPkcs1Sha512;
+}
+
+Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested, bool digest) {
+  auto alg = ResolveSignAlgorithm(meta.type, requested);
+  if (!alg) {
+    return Status(ErrorCode::kUnsupported,
+                  "key " + meta.id.name + " (" + std::string(KeyTypeName(meta.type)) +
+                      ") cannot use " + std::string(SignAlgorithmName(requested)));
+  }
+  if (digest && *alg == SignAlgorithm::kEd25519) {
+    return Status(ErrorCode::kUnsupported, "Ed25519 signs whole messages, not digests");
+  }
+  return *alg;
+}
 
 Result<EvpPkeyPtr> GenerateKeyPair(KeyType type) {
   EVP_PKEY* key = nullptr;
@@ -277,6 +294,33 @@ Result<std::string> PublicKeyPem(EVP_PKEY* key) {
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
+}
+
+Result<Bytes> SpkiDer(EVP_PKEY* key) {
+  const int len = i2d_PUBKEY(key, nullptr);
+  if (len <= 0) return Fail("encoding a public key");
+  Bytes der(static_cast<size_t>(len));
+  uint8_t* p = der.data();
+  if (i2d_PUBKEY(key, &p) != len) return Fail("encoding a public key");
+  return der;
+}
+
+Result<Bytes> EcdsaSignatureDer(ByteView r, ByteView s) {
+  using BnPtr = std::unique_ptr<BIGNUM, OsslDeleter<BN_free>>;
+  using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG_free>>;
+  BnPtr rn(BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr));
+  BnPtr sn(BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr));
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  if (!rn || !sn || !sig || ECDSA_SIG_set0(sig.get(), rn.get(), sn.get()) != 1)
+    return Fail("ECDSA signature encoding");
+  (void)rn.release();  // owned by sig now
+  (void)sn.release();
+  const int len = i2d_ECDSA_SIG(sig.get(), nullptr);
+  if (len <= 0) return Fail("ECDSA signature encoding");
+  Bytes der(static_cast<size_t>(len));
+  uint8_t* p = der.data();
+  if (i2d_ECDSA_SIG(sig.get(), &p) != len) return Fail("ECDSA signature encoding");
+  return der;
 }
 
 Result<EvpPkeyPtr> ParsePublicKey(ByteView in) {

@@ -16,6 +16,8 @@
 
 namespace edgetrust::sd {
 
+struct KeyMeta;  // backend.h
+
 inline constexpr size_t kAeadNonceSize = 12;
 inline constexpr size_t kAeadTagSize = 16;
 inline constexpr size_t kSymmetricKeySize = 32;
@@ -29,6 +31,16 @@ Result<EvpPkeyPtr> DecodePrivateKey(ByteView der, KeyType type);
 Result<std::string> PublicKeyPem(EVP_PKEY* key);
 // Parses a PEM or DER SubjectPublicKeyInfo.
 Result<EvpPkeyPtr> ParsePublicKey(ByteView pem_or_der);
+// SubjectPublicKeyInfo DER of a public key.
+Result<Bytes> SpkiDer(EVP_PKEY* key);
+// ECDSA-Sig-Value DER (what OpenSSL produces) of the big-endian integers r and s.
+Result<Bytes> EcdsaSignatureDer(ByteView r, ByteView s);
+
+// ResolveSignAlgorithm for the key `meta` describes: kUnsupported, naming the key, when the key
+// cannot use `requested`, or when a digest (`digest`) is to be signed with Ed25519.
+Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested, bool digest);
+bool IsRsaPss(SignAlgorithm alg);
+bool IsRsaPkcs1(SignAlgorithm alg);
 
 // `alg` must be resolved (ResolveSignAlgorithm). Messages are hashed with the algorithm's digest;
 // digests must have the algorithm's digest length. Ed25519 signs messages only.

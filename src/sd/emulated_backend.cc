@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <functional>
-#include <mutex>
 #include <tuple>
 
 #include "common/files.h"
@@ -15,13 +13,6 @@ namespace edgetrust::sd {
 namespace {
 
 uint64_t Now() { return static_cast<uint64_t>(::time(nullptr)); }
-
-// At most this many keys stay decoded in memory. A decoded P-256 key costs OpenSSL about 2.3 KiB
-// (each key has its own copy of the curve), so caching every key ever used made the daemon grow
-// with the number of keys (12 MiB with 1,000). Past the bound a key is evicted at random; using it
-// again reloads it from the object store (a file read, an AEAD check and a decode, about 0.3 ms).
-// Clients use a few keys each, far fewer than the bound.
-constexpr size_t kMaxCachedKeys = 128;
 
 Status WrongType(const KeyMeta& meta, std::string_view operation) {
   return Status(ErrorCode::kUnsupported, "key " + meta.id.name + " is " +
@@ -107,12 +98,7 @@ Result<KeyMeta> EmulatedBackend::CreateKey(const KeyId& id, KeyType type) {
 }
 
 Result<EmulatedBackend::KeyPtr> EmulatedBackend::Load(const KeyId& id) {
-  const std::string ck = CacheKey(id);
-  {
-    std::shared_lock lock(mu_);
-    auto it = cache_.find(ck);
-    if (it != cache_.end()) return it->second;
-  }
+  if (KeyPtr cached = cache_.Find(id)) return cached;
   ET_ASSIGN_OR_RETURN(auto loaded_pair, store_->Load(id.owner, id.name));
   auto& [header, material] = loaded_pair;
   auto loaded = std::make_shared<LoadedKey>();
@@ -129,42 +115,10 @@ Result<EmulatedBackend::KeyPtr> EmulatedBackend::Load(const KeyId& id) {
   return KeyPtr(std::move(loaded));
 }
 
-namespace {
-// Removes one entry other than `keep`, picked by hashing `keep` into the buckets: a different
-// bucket for every new key, so no entry is evicted more often than another.
-template <typename Map>
-void EvictOneOf(Map& cache, const std::string& keep) {
-  const size_t buckets = cache.bucket_count();
-  if (cache.empty() || buckets == 0) return;
-  const size_t start = std::hash<std::string>{}(keep) % buckets;
-  for (size_t i = 0; i < buckets; ++i) {
-    const size_t b = (start + i) % buckets;
-    for (auto it = cache.begin(b); it != cache.end(b); ++it) {
-      if (it->first != keep) {
-        const std::string victim = it->first;
-        cache.erase(victim);
-        return;
-      }
-    }
-  }
-}
-}  // namespace
-
-void EmulatedBackend::CacheIfStillStored(const KeyId& id, std::shared_ptr<const LoadedKey> key,
-                                         bool replace) {
-  // DeleteKey unlinks under this lock, so checking the file under it too means a key deleted
-  // while it was being loaded or created is never put (back) into the cache. A new key replaces
-  // whatever is cached under its name: a load that read the file before a delete and re-create
-  // must not leave the old key behind; a load never replaces.
-  std::unique_lock lock(mu_);
-  if (!store_->Exists(id.owner, id.name)) return;
-  std::string ck = CacheKey(id);
-  if (cache_.size() >= kMaxCachedKeys && cache_.find(ck) == cache_.end()) EvictOneOf(cache_, ck);
-  if (replace) {
-    cache_.insert_or_assign(std::move(ck), std::move(key));
-  } else {
-    cache_.emplace(std::move(ck), std::move(key));
-  }
+void EmulatedBackend::CacheIfStillStored(const KeyId& id, KeyPtr key, bool replace) {
+  // DeleteKey unlinks under the cache's lock, so checking the file under it too means a key
+  // deleted while it was being loaded or created is never put (back) into the cache.
+  cache_.Put(id, std::move(key), replace, [&] { return store_->Exists(id.owner, id.name); });
 }
 
 Result<EmulatedBackend::KeyPtr> EmulatedBackend::LoadOfType(const KeyId& id, bool asymmetric,
@@ -209,31 +163,13 @@ Result<std::vector<KeyMeta>> EmulatedBackend::ListKeys(std::optional<std::string
 }
 
 Status EmulatedBackend::DeleteKey(const KeyId& id) {
-  std::unique_lock lock(mu_);
-  Status st = store_->Remove(id.owner, id.name);
-  cache_.erase(CacheKey(id));
-  return st;
+  return cache_.Delete(id, [&] { return store_->Remove(id.owner, id.name); });
 }
 
 Result<std::string> EmulatedBackend::PublicKeyPem(const KeyId& id) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(id, true, "have a public key"));
   return sd::PublicKeyPem(k->pkey.get());
 }
-
-namespace {
-Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested, bool digest) {
-  auto alg = ResolveSignAlgorithm(meta.type, requested);
-  if (!alg) {
-    return Status(ErrorCode::kUnsupported,
-                  "key " + meta.id.name + " (" + std::string(KeyTypeName(meta.type)) +
-                      ") cannot use " + std::string(SignAlgorithmName(requested)));
-  }
-  if (digest && *alg == SignAlgorithm::kEd25519) {
-    return Status(ErrorCode::kUnsupported, "Ed25519 signs whole messages, not digests");
-  }
-  return *alg;
-}
-}  // namespace
 
 Result<Bytes> EmulatedBackend::Sign(const KeyId& id, SignAlgorithm requested,
                                     std::optional<ByteView> message,

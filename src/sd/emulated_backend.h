@@ -4,18 +4,17 @@
 // Name() says "emulated" so evidence and `edgetrust info` are honest about it.
 //
 // Keys are loaded from the object store on first use and cached in memory (decoded, ready for
-// OpenSSL). The cache lock is held only to look up or insert; crypto runs outside it, so clients
-// on different cores never wait for each other's operations.
+// OpenSSL) in a KeyCache (key_cache.h): its lock is held only to look up or insert; crypto runs
+// outside it, so clients on different cores never wait for each other's operations.
 #pragma once
 
 #include <memory>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
 
 #include "common/openssl_ptr.h"
 #include "sd/backend.h"
 #include "sd/counter_store.h"
+#include "sd/key_cache.h"
 #include "sd/object_store.h"
 #include "sd/state_dir.h"
 
@@ -85,12 +84,10 @@ class EmulatedBackend final : public Backend {
   Result<KeyPtr> LoadOfType(const KeyId& id, bool asymmetric, std::string_view operation);
   Result<KeyMeta> StoreNew(const KeyId& id, KeyType type, ByteView material, EvpPkeyPtr pkey,
                            SecretBytes secret);
-  void CacheIfStillStored(const KeyId& id, std::shared_ptr<const LoadedKey> key, bool replace);
-  static std::string CacheKey(const KeyId& id) { return id.owner + '\0' + id.name; }
+  void CacheIfStillStored(const KeyId& id, KeyPtr key, bool replace);
 
   std::unique_ptr<ObjectStore> store_;
-  std::shared_mutex mu_;
-  std::unordered_map<std::string, KeyPtr> cache_;
+  KeyCache<LoadedKey> cache_;
 
   SecretBytes sealing_root_;
   std::unique_ptr<CounterStore> counters_;

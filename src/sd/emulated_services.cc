@@ -1,6 +1,5 @@
 // The emulated backend's sealing, monotonic counters and attestation key (declared in
 // emulated_backend.h; the key operations live in emulated_backend.cc).
-#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -12,17 +11,6 @@ namespace edgetrust::sd {
 namespace {
 
 uint64_t Now() { return static_cast<uint64_t>(::time(nullptr)); }
-
-Result<Bytes> SpkiDer(EVP_PKEY* key) {
-  const int len = i2d_PUBKEY(key, nullptr);
-  if (len <= 0) return Status(ErrorCode::kInternal, "cannot encode the attestation public key");
-  Bytes der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  if (i2d_PUBKEY(key, &p) != len) {
-    return Status(ErrorCode::kInternal, "cannot encode the attestation public key");
-  }
-  return der;
-}
 
 }  // namespace
 

@@ -6,20 +6,19 @@
 // Every key is a token object named by a random CKA_ID; the ObjectStore record of (owner, name)
 // holds that CKA_ID and binds it to the owner, name, type and creation time, so a record that is
 // flipped, swapped or renamed is reported as tampered. Found keys (their handles and, for key
-// pairs, the public key read once from the token) are cached like the emulated backend's keys:
-// the cache lock is held only to look up or insert, token calls run outside it, and entries are
-// tagged with the session pool's generation so that handles from before a token reconnect are
-// never used.
+// pairs, the public key read once from the token) are cached in a KeyCache (key_cache.h) like
+// the emulated backend's keys: the cache lock is held only to look up or insert, token calls run
+// outside it, and entries are tagged with the session pool's generation so that handles from
+// before a token reconnect are never used.
 #pragma once
 
 #include <memory>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
 
 #include "common/openssl_ptr.h"
 #include "sd/backend.h"
 #include "sd/counter_store.h"
+#include "sd/key_cache.h"
 #include "sd/object_store.h"
 #include "sd/pkcs11/pkcs11_backend.h"
 #include "sd/pkcs11/pkcs11_token.h"
@@ -121,8 +120,7 @@ class Pkcs11Backend final : public Backend {
   std::unique_ptr<Token> token_;
   std::unique_ptr<ObjectStore> store_;
   std::vector<KeyType> supported_;
-  std::shared_mutex mu_;
-  std::unordered_map<std::string, KeyPtr> cache_;
+  KeyCache<LoadedKey> cache_;
 
   std::unique_ptr<CounterStore> counters_;
   std::string counter_problem_;

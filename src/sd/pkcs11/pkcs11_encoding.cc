@@ -4,11 +4,12 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
-#include <openssl/x509.h>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
+
+#include "sd/crypto.h"
 
 namespace edgetrust::sd::pkcs11 {
 namespace {
@@ -32,7 +33,6 @@ using EvpMdPtr = std::unique_ptr<EVP_MD, OsslDeleter<EVP_MD_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, OsslDeleter<BN_free>>;
 using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, OsslDeleter<OSSL_PARAM_BLD_free>>;
 using ParamPtr = std::unique_ptr<OSSL_PARAM, OsslDeleter<OSSL_PARAM_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG_free>>;
 
 const EVP_MD* Md(size_t digest_size) {
   static const EvpMdPtr sha256(EVP_MD_fetch(nullptr, "SHA2-256", nullptr));
@@ -144,20 +144,8 @@ Result<Bytes> RawEcPoint(ByteView attr, size_t raw_size) {
 Result<Bytes> EcdsaRawToDer(ByteView raw) {
   if (raw.empty() || raw.size() % 2 != 0)
     return Status(ErrorCode::kInternal, "the token's ECDSA signature has an odd length");
-  const int half = static_cast<int>(raw.size() / 2);
-  BnPtr r(BN_bin2bn(raw.data(), half, nullptr));
-  BnPtr s(BN_bin2bn(raw.data() + half, half, nullptr));
-  EcdsaSigPtr sig(ECDSA_SIG_new());
-  if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1)
-    return Fail("ECDSA signature encoding");
-  (void)r.release();  // owned by sig now
-  (void)s.release();
-  const int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  if (len <= 0) return Fail("ECDSA signature encoding");
-  Bytes der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  if (i2d_ECDSA_SIG(sig.get(), &p) != len) return Fail("ECDSA signature encoding");
-  return der;
+  const size_t half = raw.size() / 2;
+  return EcdsaSignatureDer(raw.first(half), raw.subspan(half));
 }
 
 Bytes DigestInfo(SignAlgorithm alg, ByteView digest) {
@@ -190,16 +178,6 @@ Result<Bytes> HashFor(SignAlgorithm alg, ByteView message) {
     return Fail("digest");
   out.resize(len);
   return out;
-}
-
-bool IsRsaPss(SignAlgorithm a) {
-  return a == SignAlgorithm::kRsaPssSha256 || a == SignAlgorithm::kRsaPssSha384 ||
-         a == SignAlgorithm::kRsaPssSha512;
-}
-
-bool IsRsaPkcs1(SignAlgorithm a) {
-  return a == SignAlgorithm::kRsaPkcs1Sha256 || a == SignAlgorithm::kRsaPkcs1Sha384 ||
-         a == SignAlgorithm::kRsaPkcs1Sha512;
 }
 
 CK_MECHANISM_TYPE PssHash(SignAlgorithm alg) {
@@ -266,8 +244,8 @@ Result<Bytes> P256UncompressedPoint(EVP_PKEY* key) {
   char group[64] = {0};
   size_t glen = 0;
   if (!EVP_PKEY_is_a(key, "EC") ||
-      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                     &glen) != 1 ||
+      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) !=
+          1 ||
       std::strcmp(group, "prime256v1") != 0) {
     ERR_clear_error();
     return Status(ErrorCode::kInvalidArgument, "peer public key is not a P-256 key");
@@ -294,15 +272,6 @@ Result<Bytes> P256UncompressedPoint(EVP_PKEY* key) {
     return Fail("encoding the peer point");
   }
   return point;
-}
-
-Result<Bytes> SpkiDer(EVP_PKEY* key) {
-  const int len = i2d_PUBKEY(key, nullptr);
-  if (len <= 0) return Fail("encoding a public key");
-  Bytes der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  if (i2d_PUBKEY(key, &p) != len) return Fail("encoding a public key");
-  return der;
 }
 
 }  // namespace edgetrust::sd::pkcs11

@@ -41,8 +41,6 @@ Result<Bytes> HashFor(SignAlgorithm alg, ByteView message);
 // PKCS#11 hash and MGF of a resolved RSA-PSS algorithm.
 CK_MECHANISM_TYPE PssHash(SignAlgorithm alg);
 CK_RSA_PKCS_MGF_TYPE PssMgf(SignAlgorithm alg);
-bool IsRsaPss(SignAlgorithm alg);
-bool IsRsaPkcs1(SignAlgorithm alg);
 
 // Public keys from token attributes. Each is checked (point on the curve, RSA size).
 Result<EvpPkeyPtr> EcPublicKey(KeyType type, ByteView raw_point);
@@ -51,7 +49,5 @@ Result<EvpPkeyPtr> RsaPublicKey(ByteView modulus, ByteView exponent);
 
 // The uncompressed point (0x04 | X | Y) of a P-256 public key, after checking it is one.
 Result<Bytes> P256UncompressedPoint(EVP_PKEY* key);
-// SubjectPublicKeyInfo DER.
-Result<Bytes> SpkiDer(EVP_PKEY* key);
 
 }  // namespace edgetrust::sd::pkcs11

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <functional>
-#include <mutex>
 #include <tuple>
 
 #include "common/files.h"
@@ -19,12 +17,7 @@
 namespace edgetrust::sd::pkcs11 {
 namespace {
 
-// Like the emulated backend: a bounded cache, evicting an arbitrary other entry when full.
-constexpr size_t kMaxCachedKeys = 128;
-
 uint64_t Now() { return static_cast<uint64_t>(::time(nullptr)); }
-
-std::string CacheKey(const KeyId& id) { return id.owner + '\0' + id.name; }
 
 std::string ObjectLabel(const KeyId& id) { return "edgetrust:" + id.owner + "/" + id.name; }
 
@@ -41,61 +34,26 @@ Result<Bytes> NewObjectId() {
   return id;
 }
 
-Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested, bool digest) {
-  auto alg = ResolveSignAlgorithm(meta.type, requested);
-  if (!alg) {
-    return Status(ErrorCode::kUnsupported,
-                  "key " + meta.id.name + " (" + std::string(KeyTypeName(meta.type)) +
-                      ") cannot use " + std::string(SignAlgorithmName(requested)));
-  }
-  if (digest && *alg == SignAlgorithm::kEd25519) {
-    return Status(ErrorCode::kUnsupported, "Ed25519 signs whole messages, not digests");
-  }
-  return *alg;
-}
-
-// Removes one entry other than `keep`, picked by hashing `keep` into the buckets (as the emulated
-// backend does), so no entry is evicted more often than another.
-template <typename Map>
-void EvictOneOf(Map& cache, const std::string& keep) {
-  const size_t buckets = cache.bucket_count();
-  if (cache.empty() || buckets == 0) return;
-  const size_t start = std::hash<std::string>{}(keep) % buckets;
-  for (size_t i = 0; i < buckets; ++i) {
-    const size_t b = (start + i) % buckets;
-    for (auto it = cache.begin(b); it != cache.end(b); ++it) {
-      if (it->first != keep) {
-        const std::string victim = it->first;
-        cache.erase(victim);
-        return;
-      }
-    }
-  }
-}
-
 }  // namespace
 
 // --- Loading and caching -----------------------------------------------------------------------
 
 Pkcs11Backend::KeyPtr Pkcs11Backend::Cached(const KeyId& id) {
   const uint64_t generation = token_->generation();
-  std::shared_lock lock(mu_);
-  auto it = cache_.find(CacheKey(id));
-  if (it == cache_.end() || it->second->generation != generation) return nullptr;
-  return it->second;
+  return cache_.Find(id, [&](const LoadedKey& k) { return k.generation == generation; });
 }
 
 Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::Load(Session& s, const KeyId& id) {
-  {
-    std::shared_lock lock(mu_);
-    auto it = cache_.find(CacheKey(id));
-    if (it != cache_.end() && it->second->generation == s.generation()) return it->second;
-  }
+  const uint64_t generation = s.generation();
+  if (KeyPtr cached =
+          cache_.Find(id, [&](const LoadedKey& k) { return k.generation == generation; }))
+    return cached;
   ET_ASSIGN_OR_RETURN(auto record, store_->Load(id.owner, id.name));
   auto& [header, material] = record;
   if (material.size() != kObjectIdSize) {
-    return Status(ErrorCode::kTampered, "key " + id.name + ": its record does not hold a token "
-                                                           "object id");
+    return Status(ErrorCode::kTampered, "key " + id.name +
+                                            ": its record does not hold a token "
+                                            "object id");
   }
   auto loaded = std::make_shared<LoadedKey>();
   loaded->meta = KeyMeta{id, header.type, header.created, "ok"};
@@ -104,8 +62,8 @@ Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::Load(Session& s, const KeyId& id) {
   const bool asymmetric = IsAsymmetric(header.type);
   ET_ASSIGN_OR_RETURN(auto found, token_->Find(s, asymmetric ? CKO_PRIVATE_KEY : CKO_SECRET_KEY,
                                                loaded->object_id));
-  const std::string where = "(CKA_ID " + HexEncode(loaded->object_id) + ", CKA_LABEL \"" +
-                            ObjectLabel(id) + "\")";
+  const std::string where =
+      "(CKA_ID " + HexEncode(loaded->object_id) + ", CKA_LABEL \"" + ObjectLabel(id) + "\")";
   if (found.empty()) {
     return Status(ErrorCode::kTampered,
                   "key " + id.name + ": its object " + where + " is gone from token \"" +
@@ -114,8 +72,10 @@ Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::Load(Session& s, const KeyId& id) {
                       "state folder belongs to another token");
   }
   if (found.size() > 1) {
-    return Status(ErrorCode::kTampered, "key " + id.name + ": several token objects carry its "
-                                                           "CKA_ID " + where);
+    return Status(ErrorCode::kTampered, "key " + id.name +
+                                            ": several token objects carry its "
+                                            "CKA_ID " +
+                                            where);
   }
   loaded->handles.key = found[0];
   ET_ASSIGN_OR_RETURN(CK_KEY_TYPE kt, token_->KeyTypeOf(s, loaded->handles.key));
@@ -127,9 +87,8 @@ Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::Load(Session& s, const KeyId& id) {
   if (asymmetric) {
     ET_ASSIGN_OR_RETURN(auto pubs, token_->Find(s, CKO_PUBLIC_KEY, loaded->object_id));
     if (pubs.size() != 1) {
-      return Status(ErrorCode::kTampered,
-                    "key " + id.name + ": its public key object " + where +
-                        (pubs.empty() ? " is gone" : " is not unique"));
+      return Status(ErrorCode::kTampered, "key " + id.name + ": its public key object " + where +
+                                              (pubs.empty() ? " is gone" : " is not unique"));
     }
     loaded->handles.pub = pubs[0];
     auto pub = token_->ReadPublicKey(s, loaded->handles.pub, header.type);
@@ -152,25 +111,16 @@ Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::LoadOfType(Session& s, const KeyId&
 }
 
 void Pkcs11Backend::CacheIfStillStored(const KeyId& id, KeyPtr key, bool replace) {
-  // As in the emulated backend: DeleteKey removes the record under this lock, so a key deleted
-  // while it was being loaded or created never makes it (back) into the cache.
-  std::unique_lock lock(mu_);
-  if (!store_->Exists(id.owner, id.name)) return;
-  std::string ck = CacheKey(id);
-  if (cache_.size() >= kMaxCachedKeys && cache_.find(ck) == cache_.end()) EvictOneOf(cache_, ck);
-  if (replace) {
-    cache_.insert_or_assign(std::move(ck), std::move(key));
-  } else {
-    // A newer generation's entry replaces a stale one.
-    auto [it, inserted] = cache_.emplace(ck, key);
-    if (!inserted && it->second->generation < key->generation) it->second = std::move(key);
-  }
+  // As in the emulated backend: DeleteKey removes the record under the cache's lock, so a key
+  // deleted while it was being loaded or created never makes it (back) into the cache.
+  const uint64_t generation = key->generation;
+  cache_.PutIf(
+      id, std::move(key), [&] { return store_->Exists(id.owner, id.name); },
+      // A new key replaces any entry; a load replaces only a stale one (an older generation's).
+      [&](const LoadedKey& cached) { return replace || cached.generation < generation; });
 }
 
-void Pkcs11Backend::Forget(const KeyId& id) {
-  std::unique_lock lock(mu_);
-  cache_.erase(CacheKey(id));
-}
+void Pkcs11Backend::Forget(const KeyId& id) { cache_.Erase(id); }
 
 // --- Lifecycle ---------------------------------------------------------------------------------
 
@@ -214,8 +164,7 @@ Result<KeyMeta> Pkcs11Backend::CreateKey(const KeyId& id, KeyType type) {
   }
   ET_ASSIGN_OR_RETURN(Bytes object_id, NewObjectId());
   ET_ASSIGN_OR_RETURN(Session s, token_->Borrow());
-  ET_ASSIGN_OR_RETURN(ObjectHandles handles,
-                      token_->Generate(s, type, object_id, ObjectLabel(id)));
+  ET_ASSIGN_OR_RETURN(ObjectHandles handles, token_->Generate(s, type, object_id, ObjectLabel(id)));
   return StoreNew(s, id, type, object_id, handles);
 }
 
@@ -272,8 +221,8 @@ Result<std::vector<KeyMeta>> Pkcs11Backend::ListKeys(std::optional<std::string_v
     if (e.authentic && std::find(missing.begin(), missing.end(), e.file) != missing.end()) {
       state = "tampered: its object is gone from token \"" + token_->info().label + "\"";
     }
-    out.push_back(KeyMeta{{e.header->owner, e.header->name}, e.header->type, e.header->created,
-                          std::move(state)});
+    out.push_back(KeyMeta{
+        {e.header->owner, e.header->name}, e.header->type, e.header->created, std::move(state)});
   }
   std::sort(out.begin(), out.end(), [](const KeyMeta& a, const KeyMeta& b) {
     return std::tie(a.id.owner, a.id.name) < std::tie(b.id.owner, b.id.name);
@@ -283,23 +232,22 @@ Result<std::vector<KeyMeta>> Pkcs11Backend::ListKeys(std::optional<std::string_v
 
 Status Pkcs11Backend::DeleteKey(const KeyId& id) {
   ET_ASSIGN_OR_RETURN(Session s, token_->Borrow());
-  std::unique_lock lock(mu_);
-  auto record = store_->Load(id.owner, id.name);
-  if (record.ok()) {
-    // Token objects first: if the token is gone nothing changes, and a record left behind by a
-    // failed removal below names objects that are gone, which listing reports.
-    const Bytes object_id(record->second.view().begin(), record->second.view().end());
-    ET_RETURN_IF_ERROR(token_->DestroyAll(s, object_id));
-  } else if (record.status().code() == ErrorCode::kTampered) {
-    // Its object id cannot be trusted: remove the record only, never what it names.
-    spdlog::warn("event=pkcs11-delete-tampered-record owner={} name={} error=\"{}\"", id.owner,
-                 id.name, record.status().message());
-  } else {
-    return record.status();
-  }
-  Status st = store_->Remove(id.owner, id.name);
-  cache_.erase(CacheKey(id));
-  return st;
+  return cache_.Delete(id, [&]() -> Status {
+    auto record = store_->Load(id.owner, id.name);
+    if (record.ok()) {
+      // Token objects first: if the token is gone nothing changes, and a record left behind by a
+      // failed removal below names objects that are gone, which listing reports.
+      const Bytes object_id(record->second.view().begin(), record->second.view().end());
+      ET_RETURN_IF_ERROR(token_->DestroyAll(s, object_id));
+    } else if (record.status().code() == ErrorCode::kTampered) {
+      // Its object id cannot be trusted: remove the record only, never what it names.
+      spdlog::warn("event=pkcs11-delete-tampered-record owner={} name={} error=\"{}\"", id.owner,
+                   id.name, record.status().message());
+    } else {
+      return record.status();
+    }
+    return store_->Remove(id.owner, id.name);
+  });
 }
 
 size_t Pkcs11Backend::KeyCount(std::string_view owner) { return store_->CountOwnedBy(owner); }
@@ -315,21 +263,19 @@ Result<std::string> Pkcs11Backend::PublicKeyPem(const KeyId& id) {
 }
 
 Result<Bytes> Pkcs11Backend::Sign(const KeyId& id, SignAlgorithm requested,
-                                  std::optional<ByteView> message,
-                                  std::optional<ByteView> digest) {
-  return WithKey<Bytes>(
-      id, true, "sign", [&](Session& s, const LoadedKey& k) -> Result<Bytes> {
-        ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k.meta, requested, digest.has_value()));
-        if (alg == SignAlgorithm::kEd25519) return token_->SignEd25519(s, k.handles.key, *message);
-        if (digest) return token_->SignDigest(s, k.handles.key, alg, *digest);
-        ET_ASSIGN_OR_RETURN(Bytes hashed, HashFor(alg, *message));
-        return token_->SignDigest(s, k.handles.key, alg, hashed);
-      });
+                                  std::optional<ByteView> message, std::optional<ByteView> digest) {
+  return WithKey<Bytes>(id, true, "sign", [&](Session& s, const LoadedKey& k) -> Result<Bytes> {
+    ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k.meta, requested, digest.has_value()));
+    if (alg == SignAlgorithm::kEd25519) return token_->SignEd25519(s, k.handles.key, *message);
+    if (digest) return token_->SignDigest(s, k.handles.key, alg, *digest);
+    ET_ASSIGN_OR_RETURN(Bytes hashed, HashFor(alg, *message));
+    return token_->SignDigest(s, k.handles.key, alg, hashed);
+  });
 }
 
 Result<bool> Pkcs11Backend::Verify(const KeyId& id, SignAlgorithm requested,
-                                   std::optional<ByteView> message,
-                                   std::optional<ByteView> digest, ByteView signature) {
+                                   std::optional<ByteView> message, std::optional<ByteView> digest,
+                                   ByteView signature) {
   // In the daemon, with the public key read once from the token.
   auto verify = [&](const LoadedKey& k) -> Result<bool> {
     ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k.meta, requested, digest.has_value()));
@@ -337,16 +283,14 @@ Result<bool> Pkcs11Backend::Verify(const KeyId& id, SignAlgorithm requested,
     return VerifyDigest(k.public_key.get(), alg, *digest, signature);
   };
   if (KeyPtr k = Cached(id); k && k->public_key) return verify(*k);
-  return WithKey<bool>(id, true, "verify",
-                       [&](Session&, const LoadedKey& k) { return verify(k); });
+  return WithKey<bool>(id, true, "verify", [&](Session&, const LoadedKey& k) { return verify(k); });
 }
 
 Result<Bytes> Pkcs11Backend::Encrypt(const KeyId& id, ByteView plaintext, ByteView aad) {
-  return WithKey<Bytes>(id, false, "encrypt",
-                        [&](Session& s, const LoadedKey& k) -> Result<Bytes> {
-                          if (k.meta.type != KeyType::kAes256) return WrongType(k.meta, "encrypt");
-                          return token_->GcmSeal(s, k.handles.key, plaintext, aad);
-                        });
+  return WithKey<Bytes>(id, false, "encrypt", [&](Session& s, const LoadedKey& k) -> Result<Bytes> {
+    if (k.meta.type != KeyType::kAes256) return WrongType(k.meta, "encrypt");
+    return token_->GcmSeal(s, k.handles.key, plaintext, aad);
+  });
 }
 
 Result<SecretBytes> Pkcs11Backend::Decrypt(const KeyId& id, ByteView ciphertext, ByteView aad) {
@@ -380,8 +324,8 @@ Result<KeyMeta> Pkcs11Backend::Derive(const KeyId& base, const KeyId& out,
         const KeyType type = out_type.value_or(k.meta.type);
         if (IsAsymmetric(type))
           return Status(ErrorCode::kUnsupported, "derived keys are aes-256 or hmac-sha256 keys");
-        ET_ASSIGN_OR_RETURN(SecretBytes okm, TokenHkdfSha256(*token_, s, k.handles.key, salt,
-                                                             info, kSymmetricKeySize));
+        ET_ASSIGN_OR_RETURN(SecretBytes okm, TokenHkdfSha256(*token_, s, k.handles.key, salt, info,
+                                                             kSymmetricKeySize));
         return ImportDerived(s, out, type, std::move(okm));
       });
 }

@@ -6,7 +6,7 @@
 #include <ctime>
 
 #include "common/files.h"
-
+#include "sd/crypto.h"
 #include "sd/pkcs11/pkcs11_backend_impl.h"
 #include "sd/pkcs11/pkcs11_encoding.h"
 
@@ -40,8 +40,7 @@ Bytes SealAad(std::string_view owner, ByteView aad) {
 
 }  // namespace
 
-Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::EnsureServiceKey(std::string_view name,
-                                                              KeyType type) {
+Result<Pkcs11Backend::KeyPtr> Pkcs11Backend::EnsureServiceKey(std::string_view name, KeyType type) {
   const KeyId id{std::string(kServiceOwner), std::string(name)};
   {
     ET_ASSIGN_OR_RETURN(Session s, token_->Borrow());
@@ -88,13 +87,15 @@ Status Pkcs11Backend::InitServices(const StateDir& state) {
   auto counter_key = [&]() -> Result<SecretBytes> {
     ET_ASSIGN_OR_RETURN(KeyPtr k, EnsureServiceKey(kCounterKeyName, KeyType::kHmacSha256));
     ET_ASSIGN_OR_RETURN(Session s, token_->Borrow());
-    ET_ASSIGN_OR_RETURN(Bytes mac, token_->HmacSha256(s, k->handles.key, AsBytes(kCounterKeyInput)));
+    ET_ASSIGN_OR_RETURN(Bytes mac,
+                        token_->HmacSha256(s, k->handles.key, AsBytes(kCounterKeyInput)));
     SecretBytes key(mac);
     std::fill(mac.begin(), mac.end(), 0);
     return key;
   }();
   if (counter_key.ok()) {
-    ET_ASSIGN_OR_RETURN(counters_, CounterStore::Open(state.path(), std::move(counter_key).value()));
+    ET_ASSIGN_OR_RETURN(counters_,
+                        CounterStore::Open(state.path(), std::move(counter_key).value()));
   } else if (fatal(counter_key.status())) {
     return counter_key.status();
   } else {
@@ -128,11 +129,11 @@ Result<SecretBytes> Pkcs11Backend::UnsealData(std::string_view owner, ByteView s
                                               ByteView aad) {
   if (!seal_problem_.empty()) return Status(ErrorCode::kFailedPrecondition, seal_problem_);
   const Bytes ad = SealAad(owner, aad);
-  auto plain = WithKey<SecretBytes>(
-      KeyId{std::string(kServiceOwner), std::string(kSealingKeyName)}, false, "unseal",
-      [&](Session& s, const LoadedKey& k) -> Result<SecretBytes> {
-        return token_->GcmOpen(s, k.handles.key, sealed, ad);
-      });
+  auto plain =
+      WithKey<SecretBytes>(KeyId{std::string(kServiceOwner), std::string(kSealingKeyName)}, false,
+                           "unseal", [&](Session& s, const LoadedKey& k) -> Result<SecretBytes> {
+                             return token_->GcmOpen(s, k.handles.key, sealed, ad);
+                           });
   if (!plain.ok() && (plain.status().code() == ErrorCode::kVerifyFailed ||
                       plain.status().code() == ErrorCode::kInvalidArgument)) {
     return Status(ErrorCode::kTampered,
@@ -192,7 +193,8 @@ std::vector<Feature> Pkcs11Backend::Features() const {
   const bool ecdh = t.Has(CKM_ECDH1_DERIVE) && hkdf;
   std::vector<Feature> out = {
       {"sign", true, "C_Sign on the token (CKM_ECDSA, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS, CKM_EDDSA)"},
-      {"aead", t.Has(CKM_AES_GCM), unless(t.Has(CKM_AES_GCM), "CKM_AES_GCM on the token", "CKM_AES_GCM")},
+      {"aead", t.Has(CKM_AES_GCM),
+       unless(t.Has(CKM_AES_GCM), "CKM_AES_GCM on the token", "CKM_AES_GCM")},
       {"mac", t.Has(CKM_SHA256_HMAC),
        unless(t.Has(CKM_SHA256_HMAC), "CKM_SHA256_HMAC on the token", "CKM_SHA256_HMAC")},
       {"derive", false,

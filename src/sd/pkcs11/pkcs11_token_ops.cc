@@ -1,6 +1,7 @@
 // Token's cryptographic operations (declared in pkcs11_token.h): one PKCS#11 operation each.
 #include <openssl/rand.h>
 
+#include "sd/crypto.h"
 #include "sd/pkcs11/pkcs11_encoding.h"
 #include "sd/pkcs11/pkcs11_errors.h"
 #include "sd/pkcs11/pkcs11_template.h"
@@ -17,6 +18,18 @@ constexpr size_t kMaxAeadInput = size_t{1} << 30;
 CK_BYTE* In(ByteView data) {
   static CK_BYTE empty = 0;
   return data.empty() ? &empty : const_cast<CK_BYTE*>(data.data());
+}
+
+// AES-GCM parameters: a kNonceSize-byte nonce at `nonce`, a kTagSize-byte tag.
+CK_GCM_PARAMS GcmParams(const CK_BYTE* nonce, ByteView aad) {
+  CK_GCM_PARAMS params{};
+  params.pIv = const_cast<CK_BYTE*>(nonce);
+  params.ulIvLen = kNonceSize;
+  params.ulIvBits = kNonceSize * 8;
+  params.pAAD = aad.empty() ? nullptr : const_cast<CK_BYTE*>(aad.data());
+  params.ulAADLen = aad.size();
+  params.ulTagBits = kTagSize * 8;
+  return params;
 }
 
 }  // namespace
@@ -75,19 +88,13 @@ Result<Bytes> Token::GcmSeal(Session& s, CK_OBJECT_HANDLE key, ByteView plaintex
   // The nonce only has to be unique; OpenSSL's generator saves a round trip to the token.
   if (RAND_bytes(out.data(), kNonceSize) != 1)
     return Status(ErrorCode::kInternal, "random nonce failed");
-  CK_GCM_PARAMS params{};
-  params.pIv = out.data();
-  params.ulIvLen = kNonceSize;
-  params.ulIvBits = kNonceSize * 8;
-  params.pAAD = aad.empty() ? nullptr : const_cast<CK_BYTE*>(aad.data());
-  params.ulAADLen = aad.size();
-  params.ulTagBits = kTagSize * 8;
+  CK_GCM_PARAMS params = GcmParams(out.data(), aad);
   CK_MECHANISM m{CKM_AES_GCM, &params, sizeof params};
   ET_RETURN_IF_ERROR(s.Check(s.fn()->C_EncryptInit(s.handle(), &m, key), "C_EncryptInit"));
   CK_ULONG len = plaintext.size() + kTagSize;
-  ET_RETURN_IF_ERROR(s.Check(s.fn()->C_Encrypt(s.handle(), In(plaintext), plaintext.size(),
-                                               out.data() + kNonceSize, &len),
-                             "C_Encrypt"));
+  ET_RETURN_IF_ERROR(s.Check(
+      s.fn()->C_Encrypt(s.handle(), In(plaintext), plaintext.size(), out.data() + kNonceSize, &len),
+      "C_Encrypt"));
   if (len != plaintext.size() + kTagSize)
     return Status(ErrorCode::kInternal, "C_Encrypt: unexpected AES-GCM output length");
   return out;
@@ -99,13 +106,7 @@ Result<SecretBytes> Token::GcmOpen(Session& s, CK_OBJECT_HANDLE key, ByteView se
     return Status(ErrorCode::kInvalidArgument, "ciphertext shorter than nonce and tag");
   if (sealed.size() > kMaxAeadInput + kNonceSize + kTagSize)
     return Status(ErrorCode::kTooLarge, "ciphertext too large");
-  CK_GCM_PARAMS params{};
-  params.pIv = const_cast<CK_BYTE*>(sealed.data());
-  params.ulIvLen = kNonceSize;
-  params.ulIvBits = kNonceSize * 8;
-  params.pAAD = aad.empty() ? nullptr : const_cast<CK_BYTE*>(aad.data());
-  params.ulAADLen = aad.size();
-  params.ulTagBits = kTagSize * 8;
+  CK_GCM_PARAMS params = GcmParams(sealed.data(), aad);
   CK_MECHANISM m{CKM_AES_GCM, &params, sizeof params};
   ET_RETURN_IF_ERROR(s.Check(s.fn()->C_DecryptInit(s.handle(), &m, key), "C_DecryptInit"));
   const ByteView body = sealed.subspan(kNonceSize);
@@ -171,7 +172,8 @@ Result<CK_OBJECT_HANDLE> Token::EcdhP256(Session& s, CK_OBJECT_HANDLE key, ByteV
   };
   CK_OBJECT_HANDLE shared = CK_INVALID_HANDLE;
   CK_RV rv = derive(peer_point, &shared);
-  if (rv == CKR_MECHANISM_PARAM_INVALID || rv == CKR_ARGUMENTS_BAD || rv == CKR_DOMAIN_PARAMS_INVALID) {
+  if (rv == CKR_MECHANISM_PARAM_INVALID || rv == CKR_ARGUMENTS_BAD ||
+      rv == CKR_DOMAIN_PARAMS_INVALID) {
     // PKCS#11 2.20-era tokens want the point DER-wrapped, like CKA_EC_POINT.
     Bytes wrapped = {0x04, static_cast<uint8_t>(peer_point.size())};
     wrapped.insert(wrapped.end(), peer_point.begin(), peer_point.end());

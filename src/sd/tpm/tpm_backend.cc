@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <functional>
 #include <tuple>
 
 #include "common/files.h"
@@ -29,9 +28,6 @@ namespace {
 
 uint64_t Now() { return static_cast<uint64_t>(::time(nullptr)); }
 
-// Decoded key records kept in memory (blob and public key, about 1-3 KiB each); past the bound
-// one is evicted and reloaded from the object store when used again.
-constexpr size_t kMaxCachedKeys = 128;
 // Random bytes taken per TPM lock: other clients get the TPM between batches.
 constexpr size_t kRandomBatch = 1024;
 
@@ -39,16 +35,6 @@ Status WrongType(const KeyMeta& meta, std::string_view operation) {
   return Status(ErrorCode::kUnsupported, "key " + meta.id.name + " is " +
                                              std::string(KeyTypeName(meta.type)) +
                                              ", which cannot " + std::string(operation));
-}
-
-Result<SignAlgorithm> ResolveFor(const KeyMeta& meta, SignAlgorithm requested) {
-  auto alg = ResolveSignAlgorithm(meta.type, requested);
-  if (!alg) {
-    return Status(ErrorCode::kUnsupported,
-                  "key " + meta.id.name + " (" + std::string(KeyTypeName(meta.type)) +
-                      ") cannot use " + std::string(SignAlgorithmName(requested)));
-  }
-  return *alg;
 }
 
 TPMI_ALG_HASH TpmHash(SignAlgorithm alg) {
@@ -101,8 +87,7 @@ Result<Bytes> HashMessage(SignAlgorithm alg, ByteView message) {
 Result<std::unique_ptr<TpmBackend>> TpmBackend::Create(const StateDir& state,
                                                        const TpmOptions& options) {
   ET_ASSIGN_OR_RETURN(std::unique_ptr<TpmContext> ctx, TpmContext::Open(options.tcti));
-  ET_ASSIGN_OR_RETURN(SecretBytes storage_key,
-                      state.DeriveKey("edgetrust-sd tpm object store v1"));
+  ET_ASSIGN_OR_RETURN(SecretBytes storage_key, state.DeriveKey("edgetrust-sd tpm object store v1"));
   auto store = std::make_unique<ObjectStore>(state.keys_dir(), std::move(storage_key));
   std::unique_ptr<TpmBackend> backend(new TpmBackend(std::move(ctx), std::move(store)));
   ET_RETURN_IF_ERROR(backend->InitServices(state));
@@ -131,18 +116,14 @@ Result<KeyMeta> TpmBackend::StoreNew(const KeyId& id, KeyType type, const Wrappe
 }
 
 Result<TpmBackend::KeyPtr> TpmBackend::Load(const KeyId& id) {
-  const std::string ck = id.owner + '\0' + id.name;
-  {
-    std::shared_lock lock(mu_);
-    auto it = cache_.find(ck);
-    if (it != cache_.end()) return it->second;
-  }
+  if (KeyPtr cached = cache_.Find(id)) return cached;
   ET_ASSIGN_OR_RETURN(auto record, store_->Load(id.owner, id.name));
   auto& [header, material] = record;
   auto loaded = std::make_shared<LoadedKey>();
   loaded->meta = KeyMeta{id, header.type, header.created, "ok"};
   auto blob = UnmarshalWrappedKey(material.view());
-  if (!blob.ok()) return Status(blob.status().code(), "key " + id.name + ": " + blob.status().message());
+  if (!blob.ok())
+    return Status(blob.status().code(), "key " + id.name + ": " + blob.status().message());
   loaded->blob = *blob;
   if (!PublicMatchesType(loaded->blob.pub.publicArea, header.type)) {
     return Status(ErrorCode::kTampered,
@@ -150,7 +131,8 @@ Result<TpmBackend::KeyPtr> TpmBackend::Load(const KeyId& id) {
   }
   if (IsAsymmetric(header.type)) {
     auto pub = PublicKeyFromTpm(loaded->blob.pub.publicArea);
-    if (!pub.ok()) return Status(pub.status().code(), "key " + id.name + ": " + pub.status().message());
+    if (!pub.ok())
+      return Status(pub.status().code(), "key " + id.name + ": " + pub.status().message());
     loaded->pub = std::move(*pub);
   }
   CacheIfStillStored(id, loaded, /*replace=*/false);
@@ -158,29 +140,9 @@ Result<TpmBackend::KeyPtr> TpmBackend::Load(const KeyId& id) {
 }
 
 void TpmBackend::CacheIfStillStored(const KeyId& id, KeyPtr key, bool replace) {
-  // As in the emulated backend: DeleteKey unlinks under this lock, so a key deleted while it was
-  // being loaded or created is never put (back) into the cache.
-  std::unique_lock lock(mu_);
-  if (!store_->Exists(id.owner, id.name)) return;
-  std::string ck = id.owner + '\0' + id.name;
-  if (cache_.size() >= kMaxCachedKeys && cache_.find(ck) == cache_.end()) {
-    // Evict the entry in the bucket the new key hashes to (or the next non-empty one).
-    const size_t buckets = cache_.bucket_count();
-    const size_t start = std::hash<std::string>{}(ck) % buckets;
-    for (size_t i = 0; i < buckets; ++i) {
-      const size_t b = (start + i) % buckets;
-      if (cache_.begin(b) != cache_.end(b)) {
-        const std::string victim = cache_.begin(b)->first;
-        cache_.erase(victim);
-        break;
-      }
-    }
-  }
-  if (replace) {
-    cache_.insert_or_assign(std::move(ck), std::move(key));
-  } else {
-    cache_.emplace(std::move(ck), std::move(key));
-  }
+  // As in the emulated backend: DeleteKey unlinks under the cache's lock, so a key deleted while
+  // it was being loaded or created is never put (back) into the cache.
+  cache_.Put(id, std::move(key), replace, [&] { return store_->Exists(id.owner, id.name); });
 }
 
 Result<TpmBackend::KeyPtr> TpmBackend::LoadOfType(const KeyId& id, bool asymmetric,
@@ -253,10 +215,7 @@ Result<std::vector<KeyMeta>> TpmBackend::ListKeys(std::optional<std::string_view
 Status TpmBackend::DeleteKey(const KeyId& id) {
   // A wrapped key exists only as its record: removing the record removes the key (the TPM holds
   // nothing of it between operations).
-  std::unique_lock lock(mu_);
-  Status st = store_->Remove(id.owner, id.name);
-  cache_.erase(id.owner + '\0' + id.name);
-  return st;
+  return cache_.Delete(id, [&] { return store_->Remove(id.owner, id.name); });
 }
 
 Result<std::string> TpmBackend::PublicKeyPem(const KeyId& id) {
@@ -271,7 +230,7 @@ size_t TpmBackend::KeyCount(std::string_view owner) { return store_->CountOwnedB
 Result<Bytes> TpmBackend::Sign(const KeyId& id, SignAlgorithm requested,
                                std::optional<ByteView> message, std::optional<ByteView> digest) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(id, true, "sign"));
-  ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k->meta, requested));
+  ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k->meta, requested, digest.has_value()));
   Bytes hashed;
   if (message) {
     ET_ASSIGN_OR_RETURN(hashed, HashMessage(alg, *message));
@@ -284,12 +243,11 @@ Result<Bytes> TpmBackend::Sign(const KeyId& id, SignAlgorithm requested,
     hashed.assign(digest->begin(), digest->end());
   }
   const TPMT_SIG_SCHEME scheme = SchemeFor(alg);
-  ET_ASSIGN_OR_RETURN(EsysPtr<TPMT_SIGNATURE> sig,
-                      tpm_->Run([&](Session& s) -> Result<EsysPtr<TPMT_SIGNATURE>> {
-                        ET_ASSIGN_OR_RETURN(Transient handle,
-                                            LoadObject(s, k->blob, "key " + id.name));
-                        return SignDigest(s, handle.get(), hashed, scheme, nullptr);
-                      }));
+  ET_ASSIGN_OR_RETURN(
+      EsysPtr<TPMT_SIGNATURE> sig, tpm_->Run([&](Session& s) -> Result<EsysPtr<TPMT_SIGNATURE>> {
+        ET_ASSIGN_OR_RETURN(Transient handle, LoadObject(s, k->blob, "key " + id.name));
+        return SignDigest(s, handle.get(), hashed, scheme, nullptr);
+      }));
   switch (sig->sigAlg) {
     case TPM2_ALG_ECDSA:
       return EcdsaSignatureDer(sig->signature.ecdsa);
@@ -309,7 +267,7 @@ Result<bool> TpmBackend::Verify(const KeyId& id, SignAlgorithm requested,
                                 ByteView signature) {
   // Verification needs only the public key: in the daemon, with OpenSSL.
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(id, true, "verify"));
-  ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k->meta, requested));
+  ET_ASSIGN_OR_RETURN(SignAlgorithm alg, ResolveFor(k->meta, requested, digest.has_value()));
   if (message) return VerifyMessage(k->pub.get(), alg, *message, signature);
   return VerifyDigest(k->pub.get(), alg, *digest, signature);
 }
@@ -326,7 +284,8 @@ Result<SecretBytes> TpmBackend::UnsealKey(const LoadedKey& key) {
     return Unseal(s, handle.get());
   }));
   if (secret.size() != kSymmetricKeySize) {
-    return Status(ErrorCode::kTampered, "key " + key.meta.id.name + ": sealed secret has the wrong size");
+    return Status(ErrorCode::kTampered,
+                  "key " + key.meta.id.name + ": sealed secret has the wrong size");
   }
   std::lock_guard lock(key.secret_mu);
   if (key.secret.empty()) key.secret = secret.Clone();
@@ -364,9 +323,9 @@ Result<bool> TpmBackend::MacVerify(const KeyId& id, ByteView data, ByteView mac)
 Result<KeyMeta> TpmBackend::ImportSymmetric(const KeyId& id, KeyType type,
                                             const SecretBytes& secret) {
   if (IsAsymmetric(type)) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "a derived key must be aes-256 or hmac-sha256, not " +
-                      std::string(KeyTypeName(type)));
+    return Status(
+        ErrorCode::kInvalidArgument,
+        "a derived key must be aes-256 or hmac-sha256, not " + std::string(KeyTypeName(type)));
   }
   if (store_->Exists(id.owner, id.name)) {
     return Status(ErrorCode::kAlreadyExists, "a key named " + id.name + " exists");
@@ -380,8 +339,7 @@ Result<KeyMeta> TpmBackend::ImportSymmetric(const KeyId& id, KeyType type,
 }
 
 Result<KeyMeta> TpmBackend::Derive(const KeyId& base, const KeyId& out,
-                                   std::optional<KeyType> out_type, ByteView salt,
-                                   ByteView info) {
+                                   std::optional<KeyType> out_type, ByteView salt, ByteView info) {
   ET_ASSIGN_OR_RETURN(KeyPtr k, LoadOfType(base, false, "be a derivation base"));
   SecretBytes derived;
   if (k->meta.type == KeyType::kHmacSha256) {

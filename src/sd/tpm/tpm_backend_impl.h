@@ -5,22 +5,21 @@
 // Keys are TPM objects under the SRK, kept as wrapped blobs in the object store (one
 // authenticated record per key, as for the emulated backend) and loaded into the TPM for each
 // operation, then flushed, so any number of keys and clients fit the TPM's few transient slots.
-// Decoded records (the blob and the public key) are cached in memory like the emulated backend's
-// keys. TPM commands are serialised by the TpmContext lock; hashing, DER conversion,
-// verification, AES-GCM and HKDF run outside it.
+// Decoded records (the blob and the public key) are cached in memory in a KeyCache (key_cache.h),
+// like the emulated backend's keys. TPM commands are serialised by the TpmContext lock; hashing,
+// DER conversion, verification, AES-GCM and HKDF run outside it.
 //
 // Thread safety: every method may be called concurrently.
 #pragma once
 
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/openssl_ptr.h"
 #include "sd/backend.h"
+#include "sd/key_cache.h"
 #include "sd/object_store.h"
 #include "sd/state_dir.h"
 #include "sd/tpm/tpm_backend.h"
@@ -121,8 +120,9 @@ class TpmBackend final : public Backend {
 
   std::unique_ptr<TpmContext> tpm_;
   std::unique_ptr<ObjectStore> store_;
-  std::shared_mutex mu_;
-  std::unordered_map<std::string, KeyPtr> cache_;
+  // Decoded key records (blob and public key, about 1-3 KiB each); past the bound one is evicted
+  // and reloaded from the object store when used again.
+  KeyCache<LoadedKey> cache_;
 
   std::unique_ptr<TpmCounters> counters_;
   SecretBytes sealing_root_;

@@ -2,14 +2,14 @@
 
 #include <endian.h>
 #include <openssl/core_names.h>
-#include <openssl/ec.h>
 #include <openssl/param_build.h>
-#include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
+
+#include "sd/crypto.h"
 
 namespace edgetrust::sd::tpm {
 namespace {
@@ -19,7 +19,6 @@ constexpr uint8_t kBlobFormat = 1;
 using BnPtr = std::unique_ptr<BIGNUM, OsslDeleter<BN_free>>;
 using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, OsslDeleter<OSSL_PARAM_BLD_free>>;
 using ParamPtr = std::unique_ptr<OSSL_PARAM, OsslDeleter<OSSL_PARAM_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG_free>>;
 
 Status Tampered(const std::string& what) { return Status(ErrorCode::kTampered, what); }
 
@@ -134,21 +133,12 @@ Result<EvpPkeyPtr> PublicKeyFromTpm(const TPMT_PUBLIC& pub) {
   return Status(ErrorCode::kUnsupported, "TPM object has no public key");
 }
 
-Result<Bytes> SpkiDer(EVP_PKEY* key) {
-  const int len = i2d_PUBKEY(key, nullptr);
-  if (len <= 0) return Status(ErrorCode::kInternal, "cannot encode a public key");
-  Bytes der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  if (i2d_PUBKEY(key, &p) != len) return Status(ErrorCode::kInternal, "cannot encode a public key");
-  return der;
-}
-
 Result<TPM2B_ECC_POINT> EccPointFromPublicKey(EVP_PKEY* key) {
   char group[32] = {0};
   size_t glen = 0;
   if (!EVP_PKEY_is_a(key, "EC") ||
-      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                     &glen) != 1 ||
+      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) !=
+          1 ||
       std::strcmp(group, "prime256v1") != 0) {
     ERR_clear_error();
     return Status(ErrorCode::kInvalidArgument, "peer public key is not a P-256 key");
@@ -171,22 +161,8 @@ Result<TPM2B_ECC_POINT> EccPointFromPublicKey(EVP_PKEY* key) {
 }
 
 Result<Bytes> EcdsaSignatureDer(const TPMS_SIGNATURE_ECDSA& sig) {
-  EcdsaSigPtr s(ECDSA_SIG_new());
-  BnPtr r(ToBn(sig.signatureR.buffer, sig.signatureR.size));
-  BnPtr ss(ToBn(sig.signatureS.buffer, sig.signatureS.size));
-  if (!s || !r || !ss || ECDSA_SIG_set0(s.get(), r.get(), ss.get()) != 1) {
-    return Status(ErrorCode::kInternal, "cannot build an ECDSA signature");
-  }
-  r.release();  // owned by s now
-  ss.release();
-  const int len = i2d_ECDSA_SIG(s.get(), nullptr);
-  if (len <= 0) return Status(ErrorCode::kInternal, "cannot encode an ECDSA signature");
-  Bytes der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  if (i2d_ECDSA_SIG(s.get(), &p) != len) {
-    return Status(ErrorCode::kInternal, "cannot encode an ECDSA signature");
-  }
-  return der;
+  return sd::EcdsaSignatureDer(ByteView(sig.signatureR.buffer, sig.signatureR.size),
+                               ByteView(sig.signatureS.buffer, sig.signatureS.size));
 }
 
 Result<Bytes> MarshalSignature(const TPMT_SIGNATURE& sig) {

@@ -28,8 +28,6 @@ bool PublicMatchesType(const TPMT_PUBLIC& pub, KeyType type);
 
 // The OpenSSL public key of an ECC or RSA public area.
 Result<EvpPkeyPtr> PublicKeyFromTpm(const TPMT_PUBLIC& pub);
-// SubjectPublicKeyInfo DER.
-Result<Bytes> SpkiDer(EVP_PKEY* key);
 // A P-256 peer public key as a TPM point (for TPM2_ECDH_ZGen); kInvalidArgument otherwise.
 Result<TPM2B_ECC_POINT> EccPointFromPublicKey(EVP_PKEY* key);
 

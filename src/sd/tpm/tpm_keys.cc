@@ -20,6 +20,20 @@ TPM2B_MAX_BUFFER Chunk(ByteView data, size_t offset, size_t size) {
   return b;
 }
 
+// Feeds `data` to the sequence `seq`, one TPM2_SequenceUpdate per buffer, all but its last
+// buffer (at most kMaxTpmBuffer bytes, possibly empty): returned for TPM2_SequenceComplete.
+Result<TPM2B_MAX_BUFFER> UpdateSequence(Session& s, ESYS_TR seq, ByteView data) {
+  size_t offset = 0;
+  while (data.size() - offset > kMaxTpmBuffer) {
+    TPM2B_MAX_BUFFER buffer = Chunk(data, offset, kMaxTpmBuffer);
+    TSS2_RC rc =
+        Esys_SequenceUpdate(s.esys(), seq, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &buffer);
+    ET_RETURN_IF_ERROR(s.Check(rc, "TPM2_SequenceUpdate"));
+    offset += kMaxTpmBuffer;
+  }
+  return Chunk(data, offset, data.size() - offset);
+}
+
 }  // namespace
 
 Result<WrappedKey> CreateObject(Session& s, const TPM2B_PUBLIC& templ, ByteView sensitive_data) {
@@ -56,15 +70,15 @@ Result<WrappedKey> CreateObject(Session& s, const TPM2B_PUBLIC& templ, ByteView 
 
 Result<Transient> LoadObject(Session& s, const WrappedKey& key, std::string_view what) {
   ESYS_TR handle = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_Load(s.esys(), s.srk(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                         &key.priv, &key.pub, &handle);
+  TSS2_RC rc = Esys_Load(s.esys(), s.srk(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &key.priv,
+                         &key.pub, &handle);
   if (rc != TSS2_RC_SUCCESS) {
     Status st = s.CheckAs(rc, "TPM2_Load", ErrorCode::kTampered);
     if (st.code() != ErrorCode::kTampered) return st;
     const TSS2_RC base = TpmBaseRc(rc);
     if (base == TPM2_RC_OBJECT_MEMORY) {
-      return Status(ErrorCode::kResourceExhausted, "TPM2_Load of " + std::string(what) +
-                                                       ": the TPM has no free object slot");
+      return Status(ErrorCode::kResourceExhausted,
+                    "TPM2_Load of " + std::string(what) + ": the TPM has no free object slot");
     }
     return Status(ErrorCode::kTampered,
                   std::string(what) +
@@ -79,7 +93,8 @@ Result<EsysPtr<TPMT_SIGNATURE>> SignDigest(Session& s, ESYS_TR key, ByteView dig
                                            const TPMT_SIG_SCHEME& scheme,
                                            const TPMT_TK_HASHCHECK* ticket) {
   TPM2B_DIGEST d{};
-  if (digest.size() > sizeof d.buffer) return Status(ErrorCode::kInvalidArgument, "digest too long");
+  if (digest.size() > sizeof d.buffer)
+    return Status(ErrorCode::kInvalidArgument, "digest too long");
   d.size = static_cast<UINT16>(digest.size());
   std::memcpy(d.buffer, digest.data(), digest.size());
   TPMT_TK_HASHCHECK null_ticket{};
@@ -110,15 +125,7 @@ Result<Bytes> Hmac(Session& s, ESYS_TR key, ByteView data) {
                                TPM2_ALG_SHA256, &seq_handle);
   ET_RETURN_IF_ERROR(s.Check(rc, "TPM2_HMAC_Start"));
   Transient seq(s.esys(), seq_handle);
-  size_t offset = 0;
-  while (data.size() - offset > kMaxTpmBuffer) {
-    TPM2B_MAX_BUFFER buffer = Chunk(data, offset, kMaxTpmBuffer);
-    rc = Esys_SequenceUpdate(s.esys(), seq.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                             &buffer);
-    ET_RETURN_IF_ERROR(s.Check(rc, "TPM2_SequenceUpdate"));
-    offset += kMaxTpmBuffer;
-  }
-  TPM2B_MAX_BUFFER last = Chunk(data, offset, data.size() - offset);
+  ET_ASSIGN_OR_RETURN(TPM2B_MAX_BUFFER last, UpdateSequence(s, seq.get(), data));
   TPMT_TK_HASHCHECK* validation = nullptr;
   rc = Esys_SequenceComplete(s.esys(), seq.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                              &last, ESYS_TR_RH_NULL, &result, &validation);
@@ -141,8 +148,8 @@ Result<SecretBytes> Unseal(Session& s, ESYS_TR key) {
 
 Result<SecretBytes> EcdhZGen(Session& s, ESYS_TR key, const TPM2B_ECC_POINT& peer) {
   TPM2B_ECC_POINT* point = nullptr;
-  TSS2_RC rc = Esys_ECDH_ZGen(s.esys(), key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &peer,
-                              &point);
+  TSS2_RC rc =
+      Esys_ECDH_ZGen(s.esys(), key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &peer, &point);
   EsysPtr<TPM2B_ECC_POINT> out(point);
   ET_RETURN_IF_ERROR(s.CheckAs(rc, "TPM2_ECDH_ZGen", ErrorCode::kInvalidArgument));
   // The x coordinate, left-padded to the field size (32 bytes), as OpenSSL's ECDH gives it.
@@ -158,8 +165,7 @@ Result<SecretBytes> EcdhZGen(Session& s, ESYS_TR key, const TPM2B_ECC_POINT& pee
 Result<SecretBytes> GetRandomOnce(Session& s, size_t max) {
   TPM2B_DIGEST* bytes = nullptr;
   const UINT16 ask = static_cast<UINT16>(std::min<size_t>(max, sizeof(TPMU_HA)));
-  TSS2_RC rc =
-      Esys_GetRandom(s.esys(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ask, &bytes);
+  TSS2_RC rc = Esys_GetRandom(s.esys(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ask, &bytes);
   EsysPtr<TPM2B_DIGEST> out(bytes);
   ET_RETURN_IF_ERROR(s.Check(rc, "TPM2_GetRandom"));
   SecretBytes r(ByteView(out->buffer, std::min<size_t>(out->size, ask)));
@@ -174,15 +180,7 @@ Result<TicketedDigest> HashWithTicket(Session& s, ByteView data) {
                                       TPM2_ALG_SHA256, &seq_handle);
   ET_RETURN_IF_ERROR(s.Check(rc, "TPM2_HashSequenceStart"));
   Transient seq(s.esys(), seq_handle);
-  size_t offset = 0;
-  while (data.size() - offset > kMaxTpmBuffer) {
-    TPM2B_MAX_BUFFER buffer = Chunk(data, offset, kMaxTpmBuffer);
-    rc = Esys_SequenceUpdate(s.esys(), seq.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                             &buffer);
-    ET_RETURN_IF_ERROR(s.Check(rc, "TPM2_SequenceUpdate"));
-    offset += kMaxTpmBuffer;
-  }
-  TPM2B_MAX_BUFFER last = Chunk(data, offset, data.size() - offset);
+  ET_ASSIGN_OR_RETURN(TPM2B_MAX_BUFFER last, UpdateSequence(s, seq.get(), data));
   TPM2B_DIGEST* result = nullptr;
   TPMT_TK_HASHCHECK* validation = nullptr;
   rc = Esys_SequenceComplete(s.esys(), seq.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
