@@ -29,10 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ET_FUZZ_CHECK(parsed->raw_signature.size() == 64);
   claim.pcr = parsed->pcr;
   std::vector<std::string> failures;
-  edgetrust::attest::CheckTpmQuote(claim, *parsed, parsed->qualifying_data, std::nullopt,
-                                   failures);
+  edgetrust::attest::CheckTpmQuote(claim, *parsed, parsed->qualifying_data, std::nullopt, failures);
   ET_FUZZ_CHECK(failures.empty());
-  edgetrust::attest::CheckTpmQuote(claim, *parsed, parsed->qualifying_data,
-                                   edgetrust::Digest256{}, failures);
+  edgetrust::attest::CheckTpmQuote(claim, *parsed, parsed->qualifying_data, edgetrust::Digest256{},
+                                   failures);
   return 0;
 }

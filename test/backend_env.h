@@ -25,8 +25,8 @@ class BackendEnv {
   SdProcess::Options DaemonOptions(SdProcess::Options base = {}) const;
 
   const std::string& backend() const { return backend_; }
-  SwtpmProcess* swtpm() { return swtpm_.get(); }    // tpm only
-  SoftHsmToken* token() { return token_.get(); }    // pkcs11 only
+  SwtpmProcess* swtpm() { return swtpm_.get(); }  // tpm only
+  SoftHsmToken* token() { return token_.get(); }  // pkcs11 only
 
   // Every backend the suite runs against.
   static std::vector<std::string> All() { return {"emulated", "tpm", "pkcs11"}; }

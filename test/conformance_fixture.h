@@ -137,8 +137,8 @@ class Conformance : public ConformanceBase, public ::testing::WithParamInterface
   std::string Backend() const override { return GetParam(); }
 };
 
-#define SKIP_UNLESS_SUPPORTED(type)                                                     \
-  if (!Supports(type)) {                                                                \
+#define SKIP_UNLESS_SUPPORTED(type)                                                        \
+  if (!Supports(type)) {                                                                   \
     GTEST_SKIP() << "backend " << Backend() << " has no " << KeyTypeName(type) << " keys"; \
   }
 

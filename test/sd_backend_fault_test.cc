@@ -74,9 +74,9 @@ TEST(TpmFaultTest, SwtpmKilledAndRestartedUnderARunningDaemon) {
   auto log = nlohmann::json::parse(ReadText(dir.File("log.json")));
   EXPECT_EQ(log.size(), 4u);  // the daemon's two, app 1, cfg
   WriteText(dir.File("ref.json"), R"({"require_tpm_quote": true})");
-  auto verdict = cli({"verify-evidence", "--evidence", dir.File("ev.cbor"), "--key",
-                      dir.File("ak.pem"), "--nonce", kNonce, "--log", dir.File("log.json"),
-                      "--reference", dir.File("ref.json")});
+  auto verdict =
+      cli({"verify-evidence", "--evidence", dir.File("ev.cbor"), "--key", dir.File("ak.pem"),
+           "--nonce", kNonce, "--log", dir.File("log.json"), "--reference", dir.File("ref.json")});
   EXPECT_EQ(verdict.exit_code, 0) << verdict.out << verdict.err << sd.log();
   EXPECT_EQ(sd.Stop(), 0) << sd.log();
 }

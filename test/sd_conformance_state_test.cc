@@ -3,7 +3,6 @@
 // checked with python3's `cbor2` and `cryptography`, tpm2_checkquote (tpm) and pkcs11-tool
 // (pkcs11).
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
@@ -178,9 +177,9 @@ TEST_P(Conformance, EvidenceVerifiesIndependentlyAndAgainstReferenceValues) {
               {"require_tpm_quote", Backend() == "tpm"}};
   WriteText(dir_.File("ref.json"), ref.dump());
   auto verify = [&](const std::string& nonce) {
-    return Cli({"verify-evidence", "--evidence", dir_.File("ev.cbor"), "--key",
-                dir_.File("ak.pem"), "--nonce", nonce, "--log", dir_.File("log.json"),
-                "--reference", dir_.File("ref.json")});
+    return Cli({"verify-evidence", "--evidence", dir_.File("ev.cbor"), "--key", dir_.File("ak.pem"),
+                "--nonce", nonce, "--log", dir_.File("log.json"), "--reference",
+                dir_.File("ref.json")});
   };
   auto v = verify(kNonce);
   if (Backend() == "emulated") {
@@ -229,8 +228,8 @@ for e in json.load(open(sys.argv[2])):
     pcr = hashlib.sha256(pcr + m).digest()
 print(pcr.hex())
 )PY");
-  auto replay = RunCommand({"/usr/bin/python3", dir_.File("replay.py"), dir_.File("ev.cbor"),
-                            dir_.File("log.json")});
+  auto replay = RunCommand(
+      {"/usr/bin/python3", dir_.File("replay.py"), dir_.File("ev.cbor"), dir_.File("log.json")});
   ASSERT_EQ(replay.exit_code, 0) << replay.err;
   auto pcr = RunCommand({"env", "TPM2TOOLS_TCTI=" + env_->swtpm()->Tcti(), "tpm2_pcrread",
                          "sha256:23", "-o", dir_.File("pcr23.bin")});

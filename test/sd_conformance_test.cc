@@ -26,7 +26,8 @@ TEST_P(Conformance, InfoNamesBackendFeaturesAndCaller) {
   EXPECT_EQ(info->principal, "uid:" + std::to_string(::geteuid()));
   EXPECT_EQ(info->key_count, 0u);
   // Every backend signs with P-256 and offers the symmetric types.
-  for (KeyType t : {KeyType::kEcdsaP256, KeyType::kAes256, KeyType::kHmacSha256}) EXPECT_TRUE(Supports(t)) << KeyTypeName(t);
+  for (KeyType t : {KeyType::kEcdsaP256, KeyType::kAes256, KeyType::kHmacSha256})
+    EXPECT_TRUE(Supports(t)) << KeyTypeName(t);
   // Every feature is listed once, with who provides it.
   for (std::string_view name : {"sign", "aead", "mac", "derive", "ecdh", "random", "seal",
                                 "counter", "registers", "attest"}) {
@@ -94,18 +95,16 @@ TEST_P(SigningTypes, SignVerifiesWithOpensslAndDaemon) {
   EXPECT_EQ(pem->find("PRIVATE"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, SigningTypes,
-                         ::testing::Combine(::testing::ValuesIn(BackendEnv::All()),
-                                            ::testing::Values(KeyType::kEcdsaP256,
-                                                              KeyType::kEcdsaP384,
-                                                              KeyType::kEd25519,
-                                                              KeyType::kRsa3072)),
-                         [](const auto& p) {
-                           std::string n = std::get<0>(p.param) + "_" +
-                                           std::string(KeyTypeName(std::get<1>(p.param)));
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    AllBackends, SigningTypes,
+    ::testing::Combine(::testing::ValuesIn(BackendEnv::All()),
+                       ::testing::Values(KeyType::kEcdsaP256, KeyType::kEcdsaP384,
+                                         KeyType::kEd25519, KeyType::kRsa3072)),
+    [](const auto& p) {
+      std::string n = std::get<0>(p.param) + "_" + std::string(KeyTypeName(std::get<1>(p.param)));
+      std::replace(n.begin(), n.end(), '-', '_');
+      return n;
+    });
 
 TEST_P(Conformance, SignDigestMatchesOpensslForEcdsaAndRsaVariants) {
   SKIP_UNLESS_SUPPORTED(KeyType::kRsa3072);
@@ -275,7 +274,8 @@ TEST_P(Conformance, RandomBytes) {
 TEST_P(Conformance, ListDeleteAndErrors) {
   ASSERT_TRUE(client_->CreateKey("a", KeyType::kEcdsaP256).ok());
   ASSERT_TRUE(client_->CreateKey("b", KeyType::kAes256).ok());
-  EXPECT_EQ(client_->CreateKey("a", KeyType::kEcdsaP256).status().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(client_->CreateKey("a", KeyType::kEcdsaP256).status().code(),
+            ErrorCode::kAlreadyExists);
   EXPECT_EQ(client_->CreateKey("../etc", KeyType::kEcdsaP256).status().code(),
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(client_->CreateKey(".hidden", KeyType::kEcdsaP256).status().code(),

@@ -79,8 +79,8 @@ bool SoftHsmToken::Init() {
   CommandResult r = RunCommand({"env", EnvAssignment(), "softhsm2-util", "--init-token", "--free",
                                 "--label", label_, "--pin", pin_, "--so-pin", so_pin_});
   if (r.exit_code != 0) {
-    error_ = "softhsm2-util --init-token failed (" + std::to_string(r.exit_code) + "): " + r.out +
-             r.err;
+    error_ =
+        "softhsm2-util --init-token failed (" + std::to_string(r.exit_code) + "): " + r.out + r.err;
     return false;
   }
   WriteText(pin_file_, pin_ + "\n");

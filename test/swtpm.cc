@@ -112,8 +112,16 @@ bool SwtpmProcess::Start() {
     const std::string server = "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1";
     const std::string ctrl = "type=tcp,port=" + std::to_string(ctrl_port_) + ",bindaddr=127.0.0.1";
     const std::string state = "dir=" + state_dir_;
-    std::vector<std::string> argv = {"swtpm",  "socket", "--tpm2",     "--server", server,
-                                     "--ctrl", ctrl,     "--tpmstate", state,      "--flags",
+    std::vector<std::string> argv = {"swtpm",
+                                     "socket",
+                                     "--tpm2",
+                                     "--server",
+                                     server,
+                                     "--ctrl",
+                                     ctrl,
+                                     "--tpmstate",
+                                     state,
+                                     "--flags",
                                      "not-need-init,startup-clear"};
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());

@@ -92,9 +92,9 @@ Result<std::vector<LogEvent>> ParseEventLogJson(std::string_view json);
 // TPM2_Quote over the mirror PCR with the evidence's nonce as qualifying data, signed by the same
 // attestation key as the evidence.
 struct TpmQuoteClaim {
-  Bytes attest;      // TPMS_ATTEST, as marshalled by the TPM
-  Bytes signature;   // TPMT_SIGNATURE, marshalled
-  uint32_t pcr = 0;  // the mirror PCR (kMirrorPcr)
+  Bytes attest;          // TPMS_ATTEST, as marshalled by the TPM
+  Bytes signature;       // TPMT_SIGNATURE, marshalled
+  uint32_t pcr = 0;      // the mirror PCR (kMirrorPcr)
   Digest256 pcr_base{};  // its value before the first event of the log
 };
 
@@ -129,7 +129,7 @@ struct ReferenceValues {
   };
   std::vector<ExpectedEvent> events;  // each must appear in the (replayed) log
   bool allow_emulated = false;
-  bool require_tpm_quote = false;  // evidence without a verified TPM quote fails
+  bool require_tpm_quote = false;           // evidence without a verified TPM quote fails
   std::optional<uint64_t> max_age_seconds;  // iat no older than this (and not in the future)
 };
 Result<ReferenceValues> ParseReferenceJson(std::string_view json);

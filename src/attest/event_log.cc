@@ -108,7 +108,8 @@ Digest256 PcrMirrorDigest(uint32_t index, const Digest256& digest) {
 
 Digest256 ReplayPcrMirror(const Digest256& base, const std::vector<LogEvent>& events) {
   Digest256 pcr = base;
-  for (const auto& e : events) pcr = ExtendRegisterValue(pcr, PcrMirrorDigest(e.register_index, e.digest));
+  for (const auto& e : events)
+    pcr = ExtendRegisterValue(pcr, PcrMirrorDigest(e.register_index, e.digest));
   return pcr;
 }
 

@@ -33,7 +33,8 @@ inline constexpr int64_t kClaimLogDigest = -70002;
 inline constexpr int64_t kClaimLogCount = -70003;
 inline constexpr int64_t kClaimRequester = -70004;
 inline constexpr int64_t kClaimEmulated = -70005;
-// Optional: [attest bstr, signature bstr, pcr uint, pcr_base bstr(32)], the last claim when present.
+// Optional: [attest bstr, signature bstr, pcr uint, pcr_base bstr(32)], the last claim when
+// present.
 inline constexpr int64_t kClaimTpmQuote = -70006;
 // Upper bound on each of the quote's byte strings (a TPMS_ATTEST or TPMT_SIGNATURE is < 1 KiB).
 inline constexpr size_t kMaxQuotePart = 4096;

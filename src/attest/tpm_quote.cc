@@ -58,9 +58,10 @@ Result<ParsedQuote> ParseTpmQuote(const TpmQuoteClaim& quote) {
   if (selected != 1) return Malformed(std::to_string(selected) + " PCRs selected, expected 1");
   const TPM2B_DIGEST& d = attest.attested.quote.pcrDigest;
   out.pcr_digest.assign(d.buffer, d.buffer + std::min<size_t>(d.size, sizeof d.buffer));
-  out.qualifying_data.assign(attest.extraData.buffer,
-                             attest.extraData.buffer +
-                                 std::min<size_t>(attest.extraData.size, sizeof attest.extraData.buffer));
+  out.qualifying_data.assign(
+      attest.extraData.buffer,
+      attest.extraData.buffer +
+          std::min<size_t>(attest.extraData.size, sizeof attest.extraData.buffer));
 
   TPMT_SIGNATURE sig{};
   offset = 0;

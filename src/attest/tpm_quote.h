@@ -30,6 +30,7 @@ Result<ParsedQuote> ParseTpmQuote(const TpmQuoteClaim& quote);
 // Appends the failures of the quote's content checks to `failures`: qualifying data == nonce,
 // the PCR is the claim's, and with `expected_pcr` the digest is SHA-256 of it.
 void CheckTpmQuote(const TpmQuoteClaim& claim, const ParsedQuote& quote, ByteView nonce,
-                   const std::optional<Digest256>& expected_pcr, std::vector<std::string>& failures);
+                   const std::optional<Digest256>& expected_pcr,
+                   std::vector<std::string>& failures);
 
 }  // namespace edgetrust::attest

@@ -251,8 +251,9 @@ Verdict EvidenceVerifier::Verify(ByteView evidence, ByteView expected_nonce,
     }
   }
   if (reference != nullptr && reference->require_tpm_quote && !quote_verified) {
-    v.failures.push_back(c.tpm_quote ? "the reference requires a TPM quote, and it did not verify"
-                                     : "the reference requires a TPM quote, and the evidence has none");
+    v.failures.push_back(c.tpm_quote
+                             ? "the reference requires a TPM quote, and it did not verify"
+                             : "the reference requires a TPM quote, and the evidence has none");
   }
   if (reference != nullptr) {
     if (now == 0) now = static_cast<uint64_t>(std::time(nullptr));

@@ -25,8 +25,9 @@ Status WriteQuoteFiles(Client& client, const std::string& dir, const Client::Att
   ET_ASSIGN_OR_RETURN(attest::Sign1 sign1, attest::DecodeSign1(out.evidence));
   ET_ASSIGN_OR_RETURN(EvidenceClaims claims, attest::DecodeClaims(sign1.payload));
   if (!claims.tpm_quote || out.quote_pcrs.empty()) {
-    return Status(ErrorCode::kUnsupported,
-                  "backend " + claims.backend + " has no TPM quote (--tpm-quote needs --backend tpm)");
+    return Status(
+        ErrorCode::kUnsupported,
+        "backend " + claims.backend + " has no TPM quote (--tpm-quote needs --backend tpm)");
   }
   ET_ASSIGN_OR_RETURN(std::string ak_pem, client.AttestationKeyPem());
   ET_RETURN_IF_ERROR(WriteOutput(dir + "/quote.msg", claims.tpm_quote->attest, PublicMode()));
@@ -80,9 +81,10 @@ void AddAttestCommands(CLI::App& app, Selection& selection) {
       "attest", "Produce attestation evidence: an EAT (RFC 9711) in a COSE_Sign1, signed ES256");
   attest->add_option("--nonce", o->nonce_hex, "The verifier's nonce, 8 to 64 bytes in hex");
   attest->add_option("--out", o->out, "Where to write the evidence (CBOR; '-': stdout)");
-  attest->add_option("--tpm-quote", o->quote_dir,
-                     "tpm backend: also write quote.msg, quote.sig, quote.pcrs and ak.pem to this "
-                     "existing folder, for tpm2_checkquote")
+  attest
+      ->add_option("--tpm-quote", o->quote_dir,
+                   "tpm backend: also write quote.msg, quote.sig, quote.pcrs and ak.pem to this "
+                   "existing folder, for tpm2_checkquote")
       ->check(CLI::ExistingDirectory);
   attest->footer(
       "The evidence holds the nonce, the device's UEID, every measurement register, a digest of\n"

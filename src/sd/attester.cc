@@ -35,11 +35,12 @@ Result<Attester::Output> Attester::Attest(ByteView nonce, std::string_view reque
   }
   // The quote is taken while no extension can happen, so it covers exactly these registers.
   std::optional<PlatformQuote> quote;
-  ET_ASSIGN_OR_RETURN(RegisterSnapshot snap,
-                      registers_.WithSnapshot([&](const RegisterSnapshot& s) -> Result<RegisterSnapshot> {
-                        ET_ASSIGN_OR_RETURN(quote, backend_.Quote(nonce));
-                        return s;
-                      }));
+  ET_ASSIGN_OR_RETURN(
+      RegisterSnapshot snap,
+      registers_.WithSnapshot([&](const RegisterSnapshot& s) -> Result<RegisterSnapshot> {
+        ET_ASSIGN_OR_RETURN(quote, backend_.Quote(nonce));
+        return s;
+      }));
   EvidenceClaims c;
   c.nonce.assign(nonce.begin(), nonce.end());
   c.ueid = ueid_;
@@ -64,8 +65,7 @@ Result<Attester::Output> Attester::Attest(ByteView nonce, std::string_view reque
     c.tpm_quote = TpmQuoteClaim{quote->attest, quote->signature, quote->pcr_index, quote->pcr_base};
     out.quote_pcrs = std::move(quote->pcrs);
   }
-  ET_ASSIGN_OR_RETURN(out.evidence,
-                      attest::BuildEvidence(c, kid_, [this](ByteView tbs) {
+  ET_ASSIGN_OR_RETURN(out.evidence, attest::BuildEvidence(c, kid_, [this](ByteView tbs) {
                         return backend_.AttestationSign(tbs);
                       }));
   return out;

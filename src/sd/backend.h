@@ -10,8 +10,8 @@
 
 #include <optional>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "edgetrust/attestation.h"
@@ -42,17 +42,17 @@ struct Feature {
 struct PlatformQuote {
   Bytes attest;     // TPMS_ATTEST as the TPM marshalled it (what `tpm2_checkquote -m` reads)
   Bytes signature;  // TPMT_SIGNATURE, marshalled (`-s`)
-  Bytes pcrs;       // TPML_PCR_SELECTION then TPML_DIGEST values, in tpm2_quote's `-o` format (`-f`)
-  uint32_t pcr_index = 0;   // the PCR that mirrors the registers
-  Digest256 pcr_base{};     // its value before the first mirrored event of this daemon's life
-  std::string ak_pem;       // the attestation key's public key (`-u`)
+  Bytes pcrs;  // TPML_PCR_SELECTION then TPML_DIGEST values, in tpm2_quote's `-o` format (`-f`)
+  uint32_t pcr_index = 0;  // the PCR that mirrors the registers
+  Digest256 pcr_base{};    // its value before the first mirrored event of this daemon's life
+  std::string ak_pem;      // the attestation key's public key (`-u`)
 };
 
 // What a backend found when it opened its state: for the daemon's start-up log.
 struct StartupAudit {
-  size_t authentic = 0;                // stored objects that passed their integrity check
-  std::vector<std::string> problems;   // "what: reason" of those that did not
-  size_t removed_temporaries = 0;      // partial writes of a crash, cleaned up
+  size_t authentic = 0;               // stored objects that passed their integrity check
+  std::vector<std::string> problems;  // "what: reason" of those that did not
+  size_t removed_temporaries = 0;     // partial writes of a crash, cleaned up
 };
 
 struct KeyMeta {

@@ -114,9 +114,8 @@ Result<Message> Dispatcher::Info(const Peer& peer) {
   r.PutString(Field::kCounterProtection,
               protocol::PrintableText(backend_.CounterProtection(), 256));
   for (const Feature& f : backend_.Features()) {
-    r.PutString(Field::kFeature,
-                protocol::PrintableText(
-                    f.name + (f.native ? " native " : " provided ") + f.how, 256));
+    r.PutString(Field::kFeature, protocol::PrintableText(
+                                     f.name + (f.native ? " native " : " provided ") + f.how, 256));
   }
   r.PutString(Field::kStorageProtection, protocol::PrintableText(backend_.StorageProtection(), 32));
   if (std::string device = backend_.Device(); !device.empty()) {

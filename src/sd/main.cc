@@ -15,10 +15,10 @@
 #include "sd/emulated_backend.h"
 #include "sd/hardening.h"
 #include "sd/pkcs11/pkcs11_backend.h"
-#include "sd/tpm/tpm_backend.h"
 #include "sd/registers.h"
 #include "sd/server.h"
 #include "sd/state_dir.h"
+#include "sd/tpm/tpm_backend.h"
 #include "sd/version.h"
 
 namespace {
@@ -136,11 +136,13 @@ int RunDaemon(const Flags& flags) {
     seccomp = *installed;
   }
   spdlog::info(
-      "event=ready version={} backend={} device=\"{}\" socket={} state={} user={} keys={} tampered={} "
+      "event=ready version={} backend={} device=\"{}\" socket={} state={} user={} keys={} "
+      "tampered={} "
       "admins={} grants={} seccomp={} root_key={}",
-      kVersionString, (*backend)->Name(), (*backend)->Device(), flags.socket, flags.state_dir, run_as, audit.authentic,
-      audit.problems.size(), config.policy.admins().size(), config.policy.grant_count(),
-      seccomp ? "on" : "off", (*state)->root_key_created() ? "created" : "loaded");
+      kVersionString, (*backend)->Name(), (*backend)->Device(), flags.socket, flags.state_dir,
+      run_as, audit.authentic, audit.problems.size(), config.policy.admins().size(),
+      config.policy.grant_count(), seccomp ? "on" : "off",
+      (*state)->root_key_created() ? "created" : "loaded");
   Status st = server.Run();
   g_server = nullptr;
   if (!st.ok()) return Fail(st);

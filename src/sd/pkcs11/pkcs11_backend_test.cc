@@ -1,5 +1,7 @@
 // The pkcs11 backend against a real SoftHSM2 token (test/softhsm.h), with results checked by
 // OpenSSL in-process, the openssl CLI and OpenSC's pkcs11-tool. No mocks.
+#include "sd/pkcs11/pkcs11_backend.h"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -14,7 +16,6 @@
 #include "common/hex.h"
 #include "sd/crypto.h"
 #include "sd/object_store.h"
-#include "sd/pkcs11/pkcs11_backend.h"
 #include "sd/pkcs11/pkcs11_backend_impl.h"
 #include "sd/pkcs11/pkcs11_encoding.h"
 #include "sd/pkcs11/pkcs11_errors.h"
@@ -126,7 +127,8 @@ TEST_F(Pkcs11BackendTest, ReportsWhatItIs) {
   EXPECT_NE(device.find("software token"), std::string::npos) << device;
   EXPECT_NE(device.find(SoftHsmToken::Module()), std::string::npos) << device;
   bool software_notice = false;
-  for (const auto& n : b->Notices()) software_notice |= n.find("software token") != std::string::npos;
+  for (const auto& n : b->Notices())
+    software_notice |= n.find("software token") != std::string::npos;
   EXPECT_TRUE(software_notice);
   std::map<std::string, bool> native;
   for (const auto& f : b->Features()) {
@@ -135,9 +137,8 @@ TEST_F(Pkcs11BackendTest, ReportsWhatItIs) {
     native[f.name] = f.native;
   }
   const std::map<std::string, bool> expected = {
-      {"sign", true},    {"aead", true},     {"mac", true},       {"derive", false},
-      {"ecdh", false},   {"random", true},   {"seal", true},      {"counter", false},
-      {"registers", false}, {"attest", true}};
+      {"sign", true},   {"aead", true}, {"mac", true},      {"derive", false},    {"ecdh", false},
+      {"random", true}, {"seal", true}, {"counter", false}, {"registers", false}, {"attest", true}};
   EXPECT_EQ(native, expected);
   EXPECT_EQ(b->StorageProtection(), "detected");
   EXPECT_NE(b->CounterProtection().find("not detected"), std::string::npos);
@@ -238,8 +239,8 @@ TEST_F(Pkcs11BackendTest, Pkcs11ToolSeesOurKeysSensitiveAndNotExtractable) {
 
   // Without the PIN the token shows none of them (CKA_PRIVATE).
   CommandResult anonymous =
-      RunCommand({"env", token_->EnvAssignment(), "pkcs11-tool", "--module",
-                  SoftHsmToken::Module(), "--token-label", token_->label(), "--list-objects"});
+      RunCommand({"env", token_->EnvAssignment(), "pkcs11-tool", "--module", SoftHsmToken::Module(),
+                  "--token-label", token_->label(), "--list-objects"});
   EXPECT_EQ(anonymous.out.find("edgetrust:"), std::string::npos) << anonymous.out;
 }
 
@@ -263,9 +264,11 @@ TEST_F(Pkcs11BackendTest, SignsLikeTheEmulatedBackendAndOpensslVerifies) {
       {"p256", SignAlgorithm::kEcdsaSha384, {"-sha384"}},
       {"p384", SignAlgorithm::kDefault, {"-sha384"}},
       {"p384", SignAlgorithm::kEcdsaSha512, {"-sha512"}},
-      {"rsa", SignAlgorithm::kDefault,
+      {"rsa",
+       SignAlgorithm::kDefault,
        {"-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"}},
-      {"rsa", SignAlgorithm::kRsaPssSha384,
+      {"rsa",
+       SignAlgorithm::kRsaPssSha384,
        {"-sha384", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:48"}},
       {"rsa", SignAlgorithm::kRsaPkcs1Sha256, {"-sha256"}},
       {"rsa", SignAlgorithm::kRsaPkcs1Sha512, {"-sha512"}},
@@ -284,7 +287,7 @@ TEST_F(Pkcs11BackendTest, SignsLikeTheEmulatedBackendAndOpensslVerifies) {
     EXPECT_FALSE(*b->Verify(Id(c.key), c.alg, B("another message"), std::nullopt, *sig));
 
     // The same signature over the message's digest, and the openssl CLI's opinion.
-    auto resolved = ResolveSignAlgorithm(c.key == "rsa" ? KeyType::kRsa3072
+    auto resolved = ResolveSignAlgorithm(c.key == "rsa"    ? KeyType::kRsa3072
                                          : c.key == "p256" ? KeyType::kEcdsaP256
                                                            : KeyType::kEcdsaP384,
                                          c.alg);
@@ -314,8 +317,8 @@ TEST_F(Pkcs11BackendTest, SignsLikeTheEmulatedBackendAndOpensslVerifies) {
   EXPECT_EQ(sig->size(), 64u);
   EXPECT_TRUE(*b->Verify(Id("ed"), SignAlgorithm::kEd25519, msg, std::nullopt, *sig));
   const std::string pub = WriteFile("ed.pem", AsBytes(*b->PublicKeyPem(Id("ed"))));
-  CommandResult r = RunCommand({"openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub,
-                                "-rawin", "-in", msg_path, "-sigfile", WriteFile("ed.sig", *sig)});
+  CommandResult r = RunCommand({"openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin",
+                                "-in", msg_path, "-sigfile", WriteFile("ed.sig", *sig)});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   Bytes digest32(32, 0x11);
   EXPECT_EQ(b->Sign(Id("ed"), SignAlgorithm::kDefault, std::nullopt, digest32).status().code(),
@@ -326,8 +329,9 @@ TEST_F(Pkcs11BackendTest, SignsLikeTheEmulatedBackendAndOpensslVerifies) {
             ErrorCode::kUnsupported);
   EXPECT_EQ(b->Sign(Id("rsa"), SignAlgorithm::kEd25519, msg, std::nullopt).status().code(),
             ErrorCode::kUnsupported);
-  EXPECT_EQ(b->Sign(Id("p256"), SignAlgorithm::kDefault, std::nullopt, Bytes(20, 1)).status().code(),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      b->Sign(Id("p256"), SignAlgorithm::kDefault, std::nullopt, Bytes(20, 1)).status().code(),
+      ErrorCode::kInvalidArgument);
   ASSERT_TRUE(b->CreateKey(Id("aes"), KeyType::kAes256).ok());
   EXPECT_EQ(b->Sign(Id("aes"), SignAlgorithm::kDefault, msg, std::nullopt).status().code(),
             ErrorCode::kUnsupported);
@@ -420,7 +424,8 @@ TEST_F(Pkcs11BackendTest, EcdhDeriveMacAndAeadMatchOpenssl) {
   auto expected = HkdfSha256(shared->view(), {}, info, 32);
   ASSERT_TRUE(expected.ok());
 
-  auto mac_key = b->Ecdh(Id("ecdh"), AsBytes(*peer_pem), Id("ecdh-mac"), KeyType::kHmacSha256, info);
+  auto mac_key =
+      b->Ecdh(Id("ecdh"), AsBytes(*peer_pem), Id("ecdh-mac"), KeyType::kHmacSha256, info);
   ASSERT_TRUE(mac_key.ok()) << mac_key.status().ToString();
   EXPECT_EQ(mac_key->type, KeyType::kHmacSha256);
   const Bytes data = B("hello sensor");
@@ -476,11 +481,11 @@ TEST_F(Pkcs11BackendTest, EcdhDeriveMacAndAeadMatchOpenssl) {
             ErrorCode::kUnsupported);
   auto p384_peer = GenerateKeyPair(KeyType::kEcdsaP384);
   ASSERT_TRUE(p384_peer.ok());
-  EXPECT_EQ(b->Ecdh(Id("ecdh"), AsBytes(*PublicKeyPem(p384_peer->get())), Id("z"),
-                    KeyType::kAes256, {})
-                .status()
-                .code(),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      b->Ecdh(Id("ecdh"), AsBytes(*PublicKeyPem(p384_peer->get())), Id("z"), KeyType::kAes256, {})
+          .status()
+          .code(),
+      ErrorCode::kInvalidArgument);
   EXPECT_EQ(b->Ecdh(Id("ecdh"), B("not a key"), Id("z"), KeyType::kAes256, {}).status().code(),
             ErrorCode::kInvalidArgument);
   // The temporary ECDH secrets were session objects: nothing extra on the token.
@@ -615,8 +620,8 @@ TEST_F(Pkcs11BackendTest, MissingModuleIsInvalidArgumentNamingPathAndDlerror) {
   EXPECT_NE(b.status().message().find(path), std::string::npos) << b.status().message();
   EXPECT_NE(b.status().message().find("No such file"), std::string::npos) << b.status().message();
   // A shared object that is not a PKCS#11 module.
-  auto not_p11 = CreatePkcs11Backend(
-      *state_, Pkcs11Options{"libz.so.1", token_->label(), token_->pin_file()});
+  auto not_p11 =
+      CreatePkcs11Backend(*state_, Pkcs11Options{"libz.so.1", token_->label(), token_->pin_file()});
   ASSERT_FALSE(not_p11.ok());
   EXPECT_EQ(not_p11.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(not_p11.status().message().find("C_GetFunctionList"), std::string::npos)
@@ -639,10 +644,10 @@ TEST_F(Pkcs11BackendTest, ARecordWhoseTokenObjectIsGoneSaysSo) {
   ASSERT_TRUE(b->CreateKey(Id("kept"), KeyType::kEcdsaP256).ok());
   ASSERT_TRUE(b->Sign(Id("gone"), SignAlgorithm::kDefault, B("m"), std::nullopt).ok());
   // Someone with the PIN deletes the private key behind the daemon's back.
-  CommandResult r = RunCommand({"env", token_->EnvAssignment(), "pkcs11-tool", "--module",
-                                SoftHsmToken::Module(), "--token-label", token_->label(),
-                                "--login", "--pin", token_->pin(), "--delete-object", "--type",
-                                "privkey", "--label", "edgetrust:uid:1000/gone"});
+  CommandResult r =
+      RunCommand({"env", token_->EnvAssignment(), "pkcs11-tool", "--module", SoftHsmToken::Module(),
+                  "--token-label", token_->label(), "--login", "--pin", token_->pin(),
+                  "--delete-object", "--type", "privkey", "--label", "edgetrust:uid:1000/gone"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto sig = b->Sign(Id("gone"), SignAlgorithm::kDefault, B("m"), std::nullopt);
   ASSERT_FALSE(sig.ok());
@@ -732,8 +737,8 @@ TEST_F(Pkcs11BackendTest, TokenRemovedMidRunIsUnavailableThenRecovers) {
 TEST_F(Pkcs11BackendTest, DaemonServesThroughTheCliWithSeccomp) {
   test::SdProcess::Options o;
   o.state_dir = dir_.File("sd-state");
-  o.extra_args = {"--backend",        "pkcs11",         "--pkcs11-module", SoftHsmToken::Module(),
-                  "--pkcs11-token",   token_->label(),  "--pkcs11-pin-file", token_->pin_file()};
+  o.extra_args = {"--backend",      "pkcs11",        "--pkcs11-module",   SoftHsmToken::Module(),
+                  "--pkcs11-token", token_->label(), "--pkcs11-pin-file", token_->pin_file()};
   o.env = {token_->EnvAssignment()};
   test::SdProcess sd(dir_, o);
   ASSERT_TRUE(sd.Start()) << sd.log();
@@ -765,8 +770,7 @@ TEST_F(Pkcs11BackendTest, DaemonServesThroughTheCliWithSeccomp) {
   const std::string ak = dir_.File("ak.pem");
   cli({"attest", "--nonce", "00112233445566778899", "--out", evidence});
   test::WriteText(ak, cli({"attest", "key"}).out);
-  cli({"verify-evidence", "--evidence", evidence, "--key", ak, "--nonce",
-       "00112233445566778899"});
+  cli({"verify-evidence", "--evidence", evidence, "--key", ak, "--nonce", "00112233445566778899"});
   EXPECT_EQ(sd.Stop(), 0) << sd.log();
   EXPECT_EQ(sd.log().find("EPERM"), std::string::npos);
 }

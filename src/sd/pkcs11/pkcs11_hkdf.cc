@@ -47,8 +47,8 @@ Result<SecretBytes> HkdfExpand(const SecretBytes& prk, ByteView info, size_t len
 Result<SecretBytes> TokenHkdfSha256(Token& token, Session& s, CK_OBJECT_HANDLE ikm, ByteView salt,
                                     ByteView info, size_t length) {
   if (!token.Has(CKM_SHA256)) {
-    return Status(ErrorCode::kUnsupported, "token \"" + token.info().label +
-                                               "\" cannot derive keys (no CKM_SHA256 digest)");
+    return Status(ErrorCode::kUnsupported,
+                  "token \"" + token.info().label + "\" cannot derive keys (no CKM_SHA256 digest)");
   }
   // K0: the HMAC key block (RFC 2104).
   SecretBytes k0(kBlock);

@@ -40,7 +40,7 @@ class Module {
   const std::string& description() const { return description_; }
 
   struct SlotSearch {
-    std::optional<CK_SLOT_ID> slot;  // the slot whose token has the label
+    std::optional<CK_SLOT_ID> slot;   // the slot whose token has the label
     std::vector<std::string> labels;  // labels of every token present, for error messages
   };
   // Looks for a present token labelled `label` (C_GetSlotList(CK_TRUE), C_GetTokenInfo). An error

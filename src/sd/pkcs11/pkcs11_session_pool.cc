@@ -120,16 +120,15 @@ Status SessionPool::ConnectLocked(bool at_start) {
   if (at_start) {
     if (!search.ok()) return search.status();
     if (!search->slot) {
-      return Status(ErrorCode::kInvalidArgument, "no PKCS#11 token labelled \"" + label_ +
-                                                     "\" in " + module_->path() +
-                                                     " (tokens found: " +
-                                                     JoinLabels(search->labels) + ")");
+      return Status(ErrorCode::kInvalidArgument,
+                    "no PKCS#11 token labelled \"" + label_ + "\" in " + module_->path() +
+                        " (tokens found: " + JoinLabels(search->labels) + ")");
     }
   } else if (!search.ok() || !search->slot) {
     // The token may have come back in a way the module only notices when initialised again.
     if (Status st = module_->Reinitialize(seen); !st.ok()) {
-      return Status(ErrorCode::kUnavailable, "reconnecting to token \"" + label_ +
-                                                 "\": " + st.message());
+      return Status(ErrorCode::kUnavailable,
+                    "reconnecting to token \"" + label_ + "\": " + st.message());
     }
     search = module_->FindToken(label_);
     if (!search.ok()) {
@@ -137,8 +136,9 @@ Status SessionPool::ConnectLocked(bool at_start) {
                     "reconnecting to token \"" + label_ + "\": " + search.status().message());
     }
     if (!search->slot) {
-      return Status(ErrorCode::kUnavailable, "token \"" + label_ + "\" is not present (tokens found: " +
-                                                 JoinLabels(search->labels) + ")");
+      return Status(ErrorCode::kUnavailable,
+                    "token \"" + label_ +
+                        "\" is not present (tokens found: " + JoinLabels(search->labels) + ")");
     }
   }
   slot_ = *search->slot;

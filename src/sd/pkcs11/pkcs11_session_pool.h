@@ -85,8 +85,7 @@ class SessionPool {
   // found when no token has `label`; kPermissionDenied ("C_Login: CKR_PIN_INCORRECT") for a
   // wrong PIN.
   static Result<std::unique_ptr<SessionPool>> Open(std::shared_ptr<Module> module,
-                                                   std::string label, SecretBytes pin,
-                                                   size_t size);
+                                                   std::string label, SecretBytes pin, size_t size);
   ~SessionPool();
   SessionPool(const SessionPool&) = delete;
   SessionPool& operator=(const SessionPool&) = delete;

@@ -42,7 +42,8 @@ Result<std::unique_ptr<Token>> Token::Open(const std::string& module_path, const
   CK_FUNCTION_LIST* fn = module->fn();
 
   CK_TOKEN_INFO ti{};
-  if (CK_RV rv = fn->C_GetTokenInfo(slot, &ti); rv != CKR_OK) return CkrStatus("C_GetTokenInfo", rv);
+  if (CK_RV rv = fn->C_GetTokenInfo(slot, &ti); rv != CKR_OK)
+    return CkrStatus("C_GetTokenInfo", rv);
   TokenInfo& info = token->info_;
   info.label = Trimmed(ti.label, sizeof ti.label);
   info.manufacturer = Trimmed(ti.manufacturerID, sizeof ti.manufacturerID);
@@ -117,9 +118,8 @@ Result<ObjectHandles> Token::Generate(Session& s, KeyType type, ByteView id,
     CK_MECHANISM m{CKM_AES_KEY_GEN, nullptr, 0};
     if (type != KeyType::kAes256) m.mechanism = CKM_GENERIC_SECRET_KEY_GEN;
     SecretUsage(t, type);
-    ET_RETURN_IF_ERROR(
-        s.Check(s.fn()->C_GenerateKey(s.handle(), &m, t.data(), t.size(), &out.key),
-                "C_GenerateKey"));
+    ET_RETURN_IF_ERROR(s.Check(s.fn()->C_GenerateKey(s.handle(), &m, t.data(), t.size(), &out.key),
+                               "C_GenerateKey"));
     return out;
   }
 

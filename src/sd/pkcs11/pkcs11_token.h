@@ -41,7 +41,7 @@ struct TokenInfo {
   std::string manufacturer;
   std::string model;
   std::string serial;
-  std::string library;  // the module's path and C_GetInfo description
+  std::string library;    // the module's path and C_GetInfo description
   bool software = false;  // SoftHSM: a software token, no secure hardware behind it
 };
 

@@ -1,5 +1,7 @@
 // The tpm backend against a real swtpm (test/swtpm.h), checked with OpenSSL, the openssl CLI and
 // tpm2_checkquote. No mocks; skipped only when swtpm is not installed.
+#include "sd/tpm/tpm_backend.h"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -17,7 +19,6 @@
 #include "sd/crypto.h"
 #include "sd/object_store.h"
 #include "sd/state_dir.h"
-#include "sd/tpm/tpm_backend.h"
 #include "swtpm.h"
 
 namespace edgetrust::sd {
@@ -94,8 +95,8 @@ TEST_F(TpmBackendTest, DescribesItself) {
     names.insert(f.name);
     EXPECT_FALSE(f.how.empty());
   }
-  EXPECT_EQ(names, (std::set<std::string>{"sign", "aead", "mac", "derive", "ecdh", "random",
-                                          "seal", "counter", "registers", "attest", "quote"}));
+  EXPECT_EQ(names, (std::set<std::string>{"sign", "aead", "mac", "derive", "ecdh", "random", "seal",
+                                          "counter", "registers", "attest", "quote"}));
   const auto types = backend_->SupportedKeyTypes();
   EXPECT_EQ(std::count(types.begin(), types.end(), KeyType::kEd25519), 0);
   EXPECT_EQ(types.size(), 5u);
@@ -246,8 +247,9 @@ TEST_F(TpmBackendTest, ConcurrentClients) {
         }
         auto pt = backend_->Decrypt(Id("e"), *ct, {});
         if (!pt.ok() || Bytes(pt->view().begin(), pt->view().end()) != msg) ++failures;
-        if (i % 4 == 0 && !backend_->CreateKey(Id("t" + std::to_string(t) + "-" + std::to_string(i)),
-                                               KeyType::kEcdsaP256)
+        if (i % 4 == 0 && !backend_
+                               ->CreateKey(Id("t" + std::to_string(t) + "-" + std::to_string(i)),
+                                           KeyType::kEcdsaP256)
                                .ok())
           ++failures;
       }
@@ -344,8 +346,8 @@ TEST_F(TpmBackendTest, EcdhAndDeriveMatchSoftware) {
   EXPECT_TRUE(AeadOpen(*child, *cct, {}).ok());
 
   // Derive from an hmac-sha256 base: PRK = HMAC(base, salt) by the TPM, then HKDF-Expand.
-  ASSERT_TRUE(backend_->Derive(Id("shared-mac"), Id("child-mac"), KeyType::kHmacSha256, salt, dinfo)
-                  .ok());
+  ASSERT_TRUE(
+      backend_->Derive(Id("shared-mac"), Id("child-mac"), KeyType::kHmacSha256, salt, dinfo).ok());
   SecretBytes prk(*HmacSha256(*k, salt));
   Bytes block = dinfo;
   block.push_back(1);
@@ -355,15 +357,15 @@ TEST_F(TpmBackendTest, EcdhAndDeriveMatchSoftware) {
   // Refusals.
   EXPECT_EQ(backend_->Derive(Id("dh"), Id("x"), std::nullopt, salt, dinfo).status().code(),
             ErrorCode::kUnsupported);
-  EXPECT_EQ(
-      backend_->Derive(Id("shared-aes"), Id("child-aes"), std::nullopt, salt, dinfo).status().code(),
-      ErrorCode::kAlreadyExists);
-  auto p384 = GenerateKeyPair(KeyType::kEcdsaP384);
-  auto p384_pem = sd::PublicKeyPem(p384->get());
-  EXPECT_EQ(backend_->Ecdh(Id("dh"), AsBytes(*p384_pem), Id("y"), KeyType::kAes256, info)
+  EXPECT_EQ(backend_->Derive(Id("shared-aes"), Id("child-aes"), std::nullopt, salt, dinfo)
                 .status()
                 .code(),
-            ErrorCode::kInvalidArgument);
+            ErrorCode::kAlreadyExists);
+  auto p384 = GenerateKeyPair(KeyType::kEcdsaP384);
+  auto p384_pem = sd::PublicKeyPem(p384->get());
+  EXPECT_EQ(
+      backend_->Ecdh(Id("dh"), AsBytes(*p384_pem), Id("y"), KeyType::kAes256, info).status().code(),
+      ErrorCode::kInvalidArgument);
   EXPECT_EQ(backend_->Ecdh(Id("dh"), B("junk"), Id("y"), KeyType::kAes256, info).status().code(),
             ErrorCode::kInvalidArgument);
 }
@@ -407,8 +409,8 @@ TEST_F(TpmBackendTest, CountersAreTpmNvCountersThatNeverGoBack) {
 
   // Deleting the counter's record does not reset it: created again, it is found by its NV label
   // and continues from the TPM's value.
-  ASSERT_TRUE(std::filesystem::remove(state_->path() + "/tpm-counters/" +
-                                      RecordFileName(kOwner, "boot")));
+  ASSERT_TRUE(
+      std::filesystem::remove(state_->path() + "/tpm-counters/" + RecordFileName(kOwner, "boot")));
   Open();
   EXPECT_EQ(backend_->CounterRead(Id("boot")).status().code(), ErrorCode::kNotFound);
   auto again = backend_->CounterCreate(Id("boot"));
@@ -416,7 +418,8 @@ TEST_F(TpmBackendTest, CountersAreTpmNvCountersThatNeverGoBack) {
   EXPECT_GE(*again, 3u);
   EXPECT_GT(*backend_->CounterIncrement(Id("boot")), *again);
   bool noticed = false;
-  for (const auto& n : backend_->Notices()) noticed |= n.find("lost its record") != std::string::npos;
+  for (const auto& n : backend_->Notices())
+    noticed |= n.find("lost its record") != std::string::npos;
   EXPECT_TRUE(noticed);
 
   // An altered record is tampered.
@@ -479,9 +482,9 @@ CommandResult CheckQuote(const TempDir& dir, const PlatformQuote& q, ByteView no
   WriteBytes(dir.File("quote.msg"), q.attest);
   WriteBytes(dir.File("quote.sig"), q.signature);
   WriteBytes(dir.File("quote.pcrs"), q.pcrs);
-  return RunCommand({"tpm2_checkquote", "-u", dir.File("ak.pem"), "-m", dir.File("quote.msg"),
-                     "-s", dir.File("quote.sig"), "-f", dir.File("quote.pcrs"), "-q",
-                     HexEncode(nonce), "-g", "sha256"});
+  return RunCommand({"tpm2_checkquote", "-u", dir.File("ak.pem"), "-m", dir.File("quote.msg"), "-s",
+                     dir.File("quote.sig"), "-f", dir.File("quote.pcrs"), "-q", HexEncode(nonce),
+                     "-g", "sha256"});
 }
 
 Digest256 D(uint8_t fill) {
@@ -579,7 +582,8 @@ TEST_F(TpmBackendTest, RecoversWhenTheTpmGoesAwayAndComesBack) {
   CommandResult r = CheckQuote(dir_, **q, nonce);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   bool replayed = false;
-  for (const auto& n : backend_->Notices()) replayed |= n.find("PCR mirror replayed") != std::string::npos;
+  for (const auto& n : backend_->Notices())
+    replayed |= n.find("PCR mirror replayed") != std::string::npos;
   EXPECT_TRUE(replayed);
 
   // A TPM that restarts between two calls: the first call finds the old connection dead,

@@ -80,7 +80,8 @@ Status Session::CheckAs(TSS2_RC rc, std::string_view what, ErrorCode tpm_error) 
   }
   if (IsRestartError(rc)) {
     // The TPM restarted behind a connection that survived it (a TCTI that connects anew,
-    // as swtpm's does after the simulator restarted): the SRK and the PCR mirror are gone. Reconnecting restores both.
+    // as swtpm's does after the simulator restarted): the SRK and the PCR mirror are gone.
+    // Reconnecting restores both.
     ctx_->broken_ = true;
     return Status(ErrorCode::kUnavailable, "the TPM at " + ctx_->tcti_ +
                                                " restarted and lost its loaded objects (" +
@@ -168,9 +169,8 @@ Status TpmContext::ConnectLocked() {
     const bool transport = IsTransportError(rc);
     TeardownLocked();
     if (transport) return Unreachable("creating the storage root key", rc);
-    return Status(ErrorCode::kUnavailable, "the TPM at " + tcti_ +
-                                               " refused to create the storage root key: " +
-                                               RcText(rc));
+    return Status(ErrorCode::kUnavailable,
+                  "the TPM at " + tcti_ + " refused to create the storage root key: " + RcText(rc));
   }
   broken_ = false;
   const bool first = !connected_once_;

@@ -128,7 +128,9 @@ class Transient {
  public:
   Transient() = default;
   Transient(ESYS_CONTEXT* esys, ESYS_TR handle) : esys_(esys), handle_(handle) {}
-  Transient(Transient&& o) noexcept : esys_(o.esys_), handle_(o.handle_) { o.handle_ = ESYS_TR_NONE; }
+  Transient(Transient&& o) noexcept : esys_(o.esys_), handle_(o.handle_) {
+    o.handle_ = ESYS_TR_NONE;
+  }
   Transient& operator=(Transient&& o) noexcept;
   Transient(const Transient&) = delete;
   Transient& operator=(const Transient&) = delete;

@@ -45,7 +45,8 @@ uint64_t Be64(const uint8_t* p) {
 // The NV index at `index`, or nullopt when none is defined there.
 Result<std::optional<NvRef>> OpenNv(Session& s, uint32_t index) {
   ESYS_TR tr = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_TR_FromTPMPublic(s.esys(), index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+  TSS2_RC rc =
+      Esys_TR_FromTPMPublic(s.esys(), index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
   if (rc != TSS2_RC_SUCCESS) {
     if (!IsTransportError(rc) && TpmBaseRc(rc) == TPM2_RC_HANDLE) {
       return std::optional<NvRef>();
@@ -67,7 +68,8 @@ Result<EsysPtr<TPM2B_NV_PUBLIC>> ReadNvPublic(Session& s, const NvRef& nv) {
 }
 
 bool HasLabel(const TPM2B_NV_PUBLIC& pub, ByteView label) {
-  const TPMA_NV type_bits = (pub.nvPublic.attributes & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT;
+  const TPMA_NV type_bits =
+      (pub.nvPublic.attributes & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT;
   return type_bits == TPM2_NT_COUNTER && pub.nvPublic.authPolicy.size == label.size() &&
          ConstantTimeEqual(ByteView(pub.nvPublic.authPolicy.buffer, label.size()), label);
 }
@@ -144,9 +146,9 @@ Result<uint64_t> TpmCounters::Create(const KeyId& id, uint64_t now) {
     return Status(ErrorCode::kAlreadyExists, "a counter named " + id.name + " exists");
   }
   if (store_->CountOwnedBy(id.owner) >= kMaxCountersPerPrincipal) {
-    return Status(ErrorCode::kResourceExhausted,
-                  "a principal may hold at most " + std::to_string(kMaxCountersPerPrincipal) +
-                      " counters");
+    return Status(
+        ErrorCode::kResourceExhausted,
+        "a principal may hold at most " + std::to_string(kMaxCountersPerPrincipal) + " counters");
   }
   if (store_->Count() >= kMaxCounters) {
     return Status(ErrorCode::kResourceExhausted, "the secure domain holds the maximum of " +
@@ -169,7 +171,8 @@ Result<uint64_t> TpmCounters::Create(const KeyId& id, uint64_t now) {
         ET_ASSIGN_OR_RETURN(EsysPtr<TPM2B_NV_PUBLIC> pub, ReadNvPublic(s, *nv));
         if (!HasLabel(*pub, label)) continue;  // someone else's index
         // This very counter, whose record is gone: continue from its TPM value.
-        if ((pub->nvPublic.attributes & TPMA_NV_WRITTEN) == 0) ET_RETURN_IF_ERROR(NvIncrement(s, *nv));
+        if ((pub->nvPublic.attributes & TPMA_NV_WRITTEN) == 0)
+          ET_RETURN_IF_ERROR(NvIncrement(s, *nv));
         ET_ASSIGN_OR_RETURN(raw, NvReadValue(s, *nv));
         m = Mapping{index, 0};
         adopted = true;
@@ -191,9 +194,9 @@ Result<uint64_t> TpmCounters::Create(const KeyId& id, uint64_t now) {
       placed = true;
     }
     if (!placed) {
-      return Status(ErrorCode::kResourceExhausted,
-                    "no free NV index for the counter in " + Hex32(kNvBase) + ".." +
-                        Hex32(kNvBase + kNvRange - 1));
+      return Status(ErrorCode::kResourceExhausted, "no free NV index for the counter in " +
+                                                       Hex32(kNvBase) + ".." +
+                                                       Hex32(kNvBase + kNvRange - 1));
     }
   }
   ObjectHeader h{id.owner, id.name, kRecordType, now, 0};
@@ -246,7 +249,8 @@ Result<uint64_t> TpmCounters::AccessIn(Session& s, const KeyId& id, const Mappin
   }
   ET_ASSIGN_OR_RETURN(uint64_t raw, NvReadValue(s, *nv));
   if (raw < m.initial) {
-    return Status(ErrorCode::kTampered, "counter " + id.name + ": TPM value below its initial value");
+    return Status(ErrorCode::kTampered,
+                  "counter " + id.name + ": TPM value below its initial value");
   }
   return raw - m.initial;
 }

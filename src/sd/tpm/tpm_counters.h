@@ -71,7 +71,7 @@ class TpmCounters {
   TpmContext& tpm_;
   std::unique_ptr<ObjectStore> store_;
   const SecretBytes label_key_;
-  std::mutex create_mu_;  // serialises Create
+  std::mutex create_mu_;   // serialises Create
   mutable std::mutex mu_;  // cache_ and notices_
   std::map<std::pair<std::string, std::string>, Mapping> cache_;
   std::vector<std::string> notices_;

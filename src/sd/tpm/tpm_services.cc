@@ -46,8 +46,7 @@ Status TpmBackend::InitServices(const StateDir& state) {
 
   // Counters: their records in a folder of their own, the labels keyed by the state folder.
   ET_ASSIGN_OR_RETURN(SecretBytes record_key, state.DeriveKey("edgetrust-sd tpm counters v1"));
-  ET_ASSIGN_OR_RETURN(SecretBytes label_key,
-                      state.DeriveKey("edgetrust-sd tpm counter labels v1"));
+  ET_ASSIGN_OR_RETURN(SecretBytes label_key, state.DeriveKey("edgetrust-sd tpm counter labels v1"));
   ET_ASSIGN_OR_RETURN(counters_, TpmCounters::Open(*tpm_, state.path() + "/tpm-counters",
                                                    std::move(record_key), std::move(label_key)));
 
@@ -111,8 +110,7 @@ Status TpmBackend::InitServices(const StateDir& state) {
   if (!ak_problem_.empty()) AddNotice(ak_problem_);
 
   // The PCR mirror: reset and read at start, replayed after every reconnection.
-  return tpm_->SetConnectHook(
-      [this](Session& s, bool first) { return OnConnect(s, first); });
+  return tpm_->SetConnectHook([this](Session& s, bool first) { return OnConnect(s, first); });
 }
 
 Result<WrappedKey> TpmBackend::LoadOrCreateServiceObject(std::string_view name, KeyType type,
@@ -122,7 +120,8 @@ Result<WrappedKey> TpmBackend::LoadOrCreateServiceObject(std::string_view name, 
   auto loaded = store_->Load(owner, name);
   if (loaded.ok()) {
     if (loaded->first.type != type) {
-      return Status(ErrorCode::kTampered, "the record of " + std::string(name) + " has another type");
+      return Status(ErrorCode::kTampered,
+                    "the record of " + std::string(name) + " has another type");
     }
     ET_ASSIGN_OR_RETURN(WrappedKey key, UnmarshalWrappedKey(loaded->second.view()));
     return key;
@@ -141,7 +140,8 @@ Result<WrappedKey> TpmBackend::LoadOrCreateServiceObject(std::string_view name, 
     ET_ASSIGN_OR_RETURN(key, CreateObject(s, templ, secret.view()));
   }
   ET_ASSIGN_OR_RETURN(Bytes material, MarshalWrappedKey(key));
-  ET_RETURN_IF_ERROR(store_->Create(ObjectHeader{owner, std::string(name), type, Now(), 0}, material));
+  ET_RETURN_IF_ERROR(
+      store_->Create(ObjectHeader{owner, std::string(name), type, Now(), 0}, material));
   *created = true;
   return key;
 }
@@ -257,8 +257,7 @@ Result<Bytes> TpmBackend::SealData(std::string_view owner, ByteView plaintext, B
   return AeadSeal(key, plaintext, aad);
 }
 
-Result<SecretBytes> TpmBackend::UnsealData(std::string_view owner, ByteView sealed,
-                                           ByteView aad) {
+Result<SecretBytes> TpmBackend::UnsealData(std::string_view owner, ByteView sealed, ByteView aad) {
   ET_ASSIGN_OR_RETURN(SecretBytes key, SealingKey(owner));
   auto plain = AeadOpen(key, sealed, aad);
   if (!plain.ok()) {
@@ -310,7 +309,8 @@ Result<Digest256> TpmBackend::ReadMirrorPcr(Session& s) {
   EsysPtr<TPML_DIGEST> v(values);
   ET_RETURN_IF_ERROR(s.Check(rc, "TPM2_PCR_Read"));
   if (v->count != 1 || v->digests[0].size != 32) {
-    return Status(ErrorCode::kUnsupported, "the TPM has no SHA-256 PCR " + std::to_string(kMirrorPcr));
+    return Status(ErrorCode::kUnsupported,
+                  "the TPM has no SHA-256 PCR " + std::to_string(kMirrorPcr));
   }
   Digest256 out;
   std::memcpy(out.data(), v->digests[0].buffer, 32);
@@ -337,9 +337,9 @@ Status TpmBackend::SyncMirror(Session& s, bool force_reset) {
     if (current == expected) return Status::Ok();
   }
   // PCR 23 is resettable at locality 0: start it over and extend every mirrored event again.
-  Status reset = s.Check(Esys_PCR_Reset(s.esys(), kMirrorPcrHandle, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                        ESYS_TR_NONE),
-                         "TPM2_PCR_Reset");
+  Status reset = s.Check(
+      Esys_PCR_Reset(s.esys(), kMirrorPcrHandle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE),
+      "TPM2_PCR_Reset");
   if (reset.code() == ErrorCode::kUnavailable) return reset;
   ET_ASSIGN_OR_RETURN(pcr_base_, ReadMirrorPcr(s));
   for (const auto& d : mirror_) ET_RETURN_IF_ERROR(ExtendMirrorPcr(s, d));

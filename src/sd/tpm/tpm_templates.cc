@@ -6,8 +6,8 @@
 namespace edgetrust::sd::tpm {
 namespace {
 
-constexpr TPMA_OBJECT kBaseAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                        TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
+constexpr TPMA_OBJECT kBaseAttributes =
+    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
 
 TPM2B_PUBLIC EccTemplate(TPMI_ECC_CURVE curve, TPMA_OBJECT attributes) {
   TPM2B_PUBLIC p{};
@@ -39,9 +39,9 @@ TPM2B_PUBLIC KeyedHashTemplate(TPMA_OBJECT attributes, bool hmac) {
 }  // namespace
 
 TPM2B_PUBLIC SrkTemplate() {
-  TPM2B_PUBLIC p = EccTemplate(TPM2_ECC_NIST_P256, kBaseAttributes |
-                                                       TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                                       TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT);
+  TPM2B_PUBLIC p =
+      EccTemplate(TPM2_ECC_NIST_P256, kBaseAttributes | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                          TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT);
   auto& sym = p.publicArea.parameters.eccDetail.symmetric;
   sym.algorithm = TPM2_ALG_AES;
   sym.keyBits.aes = 128;
