@@ -7,6 +7,7 @@
 #include "common/files.h"
 #include "common/hex.h"
 #include "sd/crypto.h"
+#include "sd/key_listing.h"
 #include "sd/principal.h"
 
 namespace edgetrust::sd {
@@ -130,36 +131,7 @@ Result<EmulatedBackend::KeyPtr> EmulatedBackend::LoadOfType(const KeyId& id, boo
 
 Result<std::vector<KeyMeta>> EmulatedBackend::ListKeys(std::optional<std::string_view> owner) {
   ET_ASSIGN_OR_RETURN(auto scan, store_->Scan());
-  std::vector<KeyMeta> out;
-  for (const auto& e : scan) {
-    // The secure domain's own keys (the attestation key) belong to no principal: not listed.
-    if (e.authentic && e.header && e.header->owner == kServiceOwner) continue;
-    // A header that failed authentication is attacker-controlled: show it to its claimed owner
-    // only if its owner and name are well-formed, otherwise only in a whole-store listing under
-    // its file name.
-    bool plausible =
-        e.header && IsValidPrincipal(e.header->owner) && IsValidKeyName(e.header->name);
-    if (!plausible) {
-      // The file name is anyone's choice too: show it only if it is a valid key name, else hex.
-      std::string shown =
-          IsValidKeyName(e.file)
-              ? e.file
-              : "file-" + HexEncode(AsBytes(e.file).first(std::min<size_t>(e.file.size(), 29)));
-      if (!owner)
-        out.push_back(KeyMeta{{"?", shown}, KeyType::kEcdsaP256, 0, "tampered: " + e.problem});
-      continue;
-    }
-    if (owner && e.header->owner != *owner) continue;
-    KeyMeta m{{e.header->owner, e.header->name},
-              e.header->type,
-              e.header->created,
-              e.authentic ? "ok" : "tampered: " + e.problem};
-    out.push_back(std::move(m));
-  }
-  std::sort(out.begin(), out.end(), [](const KeyMeta& a, const KeyMeta& b) {
-    return std::tie(a.id.owner, a.id.name) < std::tie(b.id.owner, b.id.name);
-  });
-  return out;
+  return ListScannedKeys(scan, owner, kServiceOwner);
 }
 
 Status EmulatedBackend::DeleteKey(const KeyId& id) {

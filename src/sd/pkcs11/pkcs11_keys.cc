@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "common/hex.h"
 #include "sd/crypto.h"
+#include "sd/key_listing.h"
 #include "sd/pkcs11/pkcs11_backend_impl.h"
 #include "sd/pkcs11/pkcs11_encoding.h"
 #include "sd/pkcs11/pkcs11_hkdf.h"
@@ -200,34 +201,11 @@ Result<std::vector<KeyMeta>> Pkcs11Backend::ListKeys(std::optional<std::string_v
     ET_ASSIGN_OR_RETURN(ids, token_->KeyIds(s));
   }
   std::vector<std::string> missing = MissingObjects(scan, ids);
-  std::vector<KeyMeta> out;
-  for (const auto& e : scan) {
-    if (e.authentic && e.header && e.header->owner == kServiceOwner) continue;
-    // As in the emulated backend: an unauthentic header is attacker-controlled, shown to its
-    // claimed owner only when well-formed, else only in a whole-store listing.
-    bool plausible =
-        e.header && IsValidPrincipal(e.header->owner) && IsValidKeyName(e.header->name);
-    if (!plausible) {
-      std::string shown =
-          IsValidKeyName(e.file)
-              ? e.file
-              : "file-" + HexEncode(AsBytes(e.file).first(std::min<size_t>(e.file.size(), 29)));
-      if (!owner)
-        out.push_back(KeyMeta{{"?", shown}, KeyType::kEcdsaP256, 0, "tampered: " + e.problem});
-      continue;
-    }
-    if (owner && e.header->owner != *owner) continue;
-    std::string state = e.authentic ? "ok" : "tampered: " + e.problem;
+  return ListScannedKeys(scan, owner, kServiceOwner, [&](const auto& e, KeyMeta& m) {
     if (e.authentic && std::find(missing.begin(), missing.end(), e.file) != missing.end()) {
-      state = "tampered: its object is gone from token \"" + token_->info().label + "\"";
+      m.state = "tampered: its object is gone from token \"" + token_->info().label + "\"";
     }
-    out.push_back(KeyMeta{
-        {e.header->owner, e.header->name}, e.header->type, e.header->created, std::move(state)});
-  }
-  std::sort(out.begin(), out.end(), [](const KeyMeta& a, const KeyMeta& b) {
-    return std::tie(a.id.owner, a.id.name) < std::tie(b.id.owner, b.id.name);
   });
-  return out;
 }
 
 Status Pkcs11Backend::DeleteKey(const KeyId& id) {

@@ -10,6 +10,7 @@
 #include "common/files.h"
 #include "common/hex.h"
 #include "sd/crypto.h"
+#include "sd/key_listing.h"
 #include "sd/principal.h"
 #include "sd/tpm/tpm_backend_impl.h"
 #include "sd/tpm/tpm_keys.h"
@@ -185,31 +186,7 @@ Result<KeyMeta> TpmBackend::CreateKey(const KeyId& id, KeyType type) {
 
 Result<std::vector<KeyMeta>> TpmBackend::ListKeys(std::optional<std::string_view> owner) {
   ET_ASSIGN_OR_RETURN(auto scan, store_->Scan());
-  std::vector<KeyMeta> out;
-  for (const auto& e : scan) {
-    if (e.authentic && e.header && e.header->owner == kServiceOwner) continue;
-    // Unauthenticated headers are attacker-controlled: shown as the emulated backend shows them.
-    const bool plausible =
-        e.header && IsValidPrincipal(e.header->owner) && IsValidKeyName(e.header->name);
-    if (!plausible) {
-      std::string shown =
-          IsValidKeyName(e.file)
-              ? e.file
-              : "file-" + HexEncode(AsBytes(e.file).first(std::min<size_t>(e.file.size(), 29)));
-      if (!owner)
-        out.push_back(KeyMeta{{"?", shown}, KeyType::kEcdsaP256, 0, "tampered: " + e.problem});
-      continue;
-    }
-    if (owner && e.header->owner != *owner) continue;
-    out.push_back(KeyMeta{{e.header->owner, e.header->name},
-                          e.header->type,
-                          e.header->created,
-                          e.authentic ? "ok" : "tampered: " + e.problem});
-  }
-  std::sort(out.begin(), out.end(), [](const KeyMeta& a, const KeyMeta& b) {
-    return std::tie(a.id.owner, a.id.name) < std::tie(b.id.owner, b.id.name);
-  });
-  return out;
+  return ListScannedKeys(scan, owner, kServiceOwner);
 }
 
 Status TpmBackend::DeleteKey(const KeyId& id) {
