@@ -25,6 +25,8 @@ PACKAGES=(
   # The tpm backend: tpm2-tss (ESYS, marshalling, TCTIs), the swtpm simulator for tests and the
   # demo, and tpm2-tools as the independent checker (tpm2_checkquote)
   libtss2-dev swtpm swtpm-tools tpm2-tools
+  # TLS interop: mosquitto plays the cloud broker; its clients and python3 paho-mqtt are checkers
+  mosquitto mosquitto-clients libmosquitto-dev python3-paho-mqtt
   # Runtime tools used by tests and the demo: setpriv (util-linux), ps/pgrep (procps)
   util-linux procps
 )
