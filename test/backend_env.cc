@@ -19,7 +19,7 @@ bool BackendEnv::Start() {
     }
     swtpm_ = std::make_unique<SwtpmProcess>(dir_);
     if (!swtpm_->Start()) {
-      error_ = "swtpm did not start: " + swtpm_->log();
+      error_ = "swtpm did not start (" + swtpm_->attempts() + "): " + swtpm_->log();
       return false;
     }
   } else if (backend_ == "pkcs11") {

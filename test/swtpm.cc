@@ -103,12 +103,19 @@ std::string SwtpmProcess::log() const { return ReadText(log_path_); }
 
 bool SwtpmProcess::Start() {
   if (pid_ > 0) return true;
-  if (state_dir_.empty()) return false;
+  attempts_.clear();
+  if (state_dir_.empty()) {
+    attempts_ = "no state folder (mkdtemp failed)";
+    return false;
+  }
   // Ports picked at the first start are kept, so a restarted TPM answers at the same TCTI. A port
   // someone else took between picking and binding makes swtpm exit: pick again (first start only).
   const bool keep_ports = port_ != 0;
   for (int attempt = 0; attempt < (keep_ports ? 1 : 5); ++attempt) {
-    if (!keep_ports && !PickPorts(&port_, &ctrl_port_)) return false;
+    if (!keep_ports && !PickPorts(&port_, &ctrl_port_)) {
+      attempts_ += "no free port pair; ";
+      return false;
+    }
     const std::string server = "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1";
     const std::string ctrl = "type=tcp,port=" + std::to_string(ctrl_port_) + ",bindaddr=127.0.0.1";
     const std::string state = "dir=" + state_dir_;
@@ -144,7 +151,12 @@ bool SwtpmProcess::Start() {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     auto exited = [this] {
       int status = 0;
-      return ::waitpid(pid_, &status, WNOHANG) == pid_;
+      if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+      attempts_ += "ports " + std::to_string(port_) + "/" + std::to_string(ctrl_port_) + ": " +
+                   (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                      : "signal " + std::to_string(WTERMSIG(status))) +
+                   "; ";
+      return true;
     };
     while (std::chrono::steady_clock::now() < deadline) {
       if (exited()) {
@@ -161,6 +173,7 @@ bool SwtpmProcess::Start() {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     if (pid_ > 0) {
+      attempts_ += "no answer on port " + std::to_string(port_) + " within 30 s; ";
       Kill();
       return false;
     }

@@ -30,6 +30,8 @@ class SwtpmProcess {
   // The tpm2-tss TCTI for edgetrust-sd --tpm-tcti and for tpm2-tools (TPM2TOOLS_TCTI).
   std::string Tcti() const;
   std::string log() const;
+  // What each start attempt ended with (exit status, ports), for failure messages.
+  const std::string& attempts() const { return attempts_; }
 
   // Whether the swtpm binary is installed (install-deps.sh installs it).
   static bool Available();
@@ -41,6 +43,7 @@ class SwtpmProcess {
   int port_ = 0;
   int ctrl_port_ = 0;
   pid_t pid_ = -1;
+  std::string attempts_;
 };
 
 }  // namespace edgetrust::test
