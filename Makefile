@@ -5,12 +5,12 @@
 #   make test          test-release, test-asan, test-tsan, fuzz-smoke; stops at the first failure
 #   make test-release  | test-asan | test-tsan | test-debug   one preset only
 #   make fuzz-smoke    every fuzz target for 20 s;  make fuzz FUZZ_SECONDS=600  for longer
-#   make bench BENCH_ARGS='--seconds 5 --keys 1000'
+#   make bench BENCH_ARGS='--seconds 5 --keys 1000' TLS_BENCH_ARGS='--seconds 3'
 #   make demo          the narrated walk-through (scripts/demo.sh)
 #   make format | format-check | tidy | clean
 #
 # Useful variables: CTEST_JOBS (2), CTEST_ARGS (extra ctest flags, e.g. -R Keystore),
-# FUZZ_SECONDS (300), BENCH_ARGS.
+# FUZZ_SECONDS (300), BENCH_ARGS, TLS_BENCH_ARGS.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -24,6 +24,7 @@ CTEST_ARGS   ?=
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 20
 BENCH_ARGS   ?=
+TLS_BENCH_ARGS ?=
 # Per-preset ctest timeouts (seconds per test); sanitizers run slower.
 TIMEOUT_release := 300
 TIMEOUT_debug   := 300
@@ -86,10 +87,13 @@ fuzz: build-fuzz
 	scripts/run-fuzzers.sh $(BUILD_DIR)/fuzz/bin $(FUZZ_SECONDS)
 
 # --- benchmarks and demo ---------------------------------------------------------------------------
+# bench_sd, then bench_tls (TLS handshakes with a secure-domain key); BENCH_ARGS goes to bench_sd,
+# TLS_BENCH_ARGS (e.g. --seconds 3) to bench_tls.
 bench: build-release
-	@test -x $(BUILD_DIR)/release/bin/bench_sd || \
-	  { echo "make bench: $(BUILD_DIR)/release/bin/bench_sd was not built" >&2; exit 1; }
+	@for b in bench_sd bench_tls; do test -x $(BUILD_DIR)/release/bin/$$b || \
+	  { echo "make bench: $(BUILD_DIR)/release/bin/$$b was not built" >&2; exit 1; }; done
 	$(BUILD_DIR)/release/bin/bench_sd $(BENCH_ARGS)
+	$(BUILD_DIR)/release/bin/bench_tls $(TLS_BENCH_ARGS)
 
 demo: build-release
 	scripts/demo.sh $(BUILD_DIR)/release/bin

@@ -65,6 +65,14 @@ int DecodePem(void* vctx, OSSL_CORE_BIO* cin, int /*selection*/, OSSL_CALLBACK* 
     RaiseError(ctx->prov, kReasonBadUri, ref.status().message());
     return 0;  // it is ours, and broken: say so rather than let OpenSSL report "unsupported"
   }
+  // Ask the daemon now: a missing key or an unreachable daemon is reported here, where OpenSSL
+  // keeps the error, instead of in the next stage, whose failure it replaces by "unsupported".
+  auto key = OpenSdKey(ctx->prov, *ref);
+  if (!key.ok()) {
+    RaiseStatus(ctx->prov, key.status());
+    return 0;
+  }
+  Release(*key);
   std::string body = FormatKeyUri(*ref);
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, body.data(), body.size()),
