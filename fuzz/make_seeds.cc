@@ -2,15 +2,17 @@
 // (Message, EncodeHeader, SealRecord), so every seed is something the daemon or client really
 // sends or stores, plus a few deliberately broken inputs next to them.
 //
-//   fuzz_make_seeds fuzz/corpus
+//   fuzz_make_seeds fuzz/corpus [NAME...]
 //
-// writes fuzz/corpus/request_decoder/, response_decoder/, key_record/, evidence/ and
-// attest_json/ (existing files of the same names are replaced; nothing else is touched). The
+// writes fuzz/corpus/request_decoder/, response_decoder/, key_record/, evidence/, attest_json/,
+// sealed_blob/, counter_file/, tpm_quote/, cert_inventory/ and csr_policy/, or only the corpora
+// NAMEd (existing files of the same names are replaced; nothing else is touched). The
 // config and cgroup corpora are plain text files kept by hand. Key records get a fresh nonce on
 // every run, so re-running changes those files: only re-run when the formats change, and check
 // the results in.
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <tss2/tss2_mu.h>
 
 #include <cstdio>
@@ -31,6 +33,11 @@
 #include "edgetrust/types.h"
 #include "fuzz_attest_data.h"
 #include "fuzz_util.h"
+#include "identity/cert_builder.h"
+#include "identity/csr.h"
+#include "identity/csr_policy.h"
+#include "identity/inventory.h"
+#include "identity/pem.h"
 #include "protocol/message.h"
 #include "protocol/wire.h"
 #include "sd/counter_store.h"
@@ -922,20 +929,183 @@ void TpmQuoteSeeds(const fs::path& root) {
   dir.Write("bad-truncated.bin", cut);
 }
 
+// The certificate inventory (identity/inventory.h): files SerializeInventory writes, and one
+// broken copy per rule of the parser.
+void CertInventorySeeds(const fs::path& root) {
+  namespace id = identity;
+  SeedDir dir(root, "cert_inventory");
+  id::Inventory inv;
+  inv.device_id = "gw-0042";
+  id::InventoryEntry ca;
+  ca.name = "device-ca";
+  ca.issuer = "self";
+  ca.profile = id::Profile::kCa;
+  ca.subject = Must(id::ParseSubject("/CN=gw-0042 device CA/O=EdgeTrust"), "subject");
+  ca.days = 3650;
+  id::InventoryEntry dev;
+  dev.name = "device-id";
+  dev.issuer = "device-ca";
+  dev.profile = id::Profile::kClientServer;
+  dev.subject = Must(id::ParseSubject("/CN=gw-0042/O=EdgeTrust"), "subject");
+  dev.sans = Must(id::ParseSans({"URI:urn:edgetrust:device:gw-0042", "DNS:gw-0042"}), "sans");
+  dev.days = 365;
+  dev.fresh_key = true;
+  id::InventoryEntry ext;
+  ext.name = "cloud-client";
+  ext.issuer = "external";
+  ext.profile = id::Profile::kClient;
+  ext.subject = Must(id::ParseSubject(R"(/C=DE/O=Acme\/Plant 4/CN=gw-0042)"), "subject");
+  ext.sans = Must(id::ParseSans({"IP:10.0.0.7", "IP:fd00::7", "email:ops@example.com"}), "sans");
+  ext.days = 90;
+  ext.renew_share = 0.66;
+  ext.key_type = KeyType::kEcdsaP384;
+  inv.entries = {ca, dev, ext};
+  auto write = [&](const std::string& name, const std::string& text, bool valid) {
+    if (id::ParseInventory(text).ok() != valid) {
+      std::fprintf(stderr, "fuzz_make_seeds: inventory seed %s should %sparse\n", name.c_str(),
+                   valid ? "" : "not ");
+      std::exit(1);
+    }
+    dir.Write(name, AsBytes(text));
+  };
+  const std::string full = id::SerializeInventory(inv);
+  write("valid-provisioned.json", full, true);
+  write("valid-empty.json", R"({"version": 1, "identities": []})", true);
+  write("valid-minimal.json",
+        R"({"version":1,"identities":[{"name":"ca","issuer":"self","profile":"ca",)"
+        R"("subject":"/CN=ca","days":1}]})",
+        true);
+  auto replace = [&](const std::string& from, const std::string& to) {
+    std::string t = full;
+    const auto pos = t.find(from);
+    if (pos == std::string::npos) {
+      std::fprintf(stderr, "fuzz_make_seeds: %s not in the inventory\n", from.c_str());
+      std::exit(1);
+    }
+    return t.replace(pos, from.size(), to);
+  };
+  write("bad-version.json", replace("\"version\": 1", "\"version\": 2"), false);
+  write("bad-unknown-field.json", replace("\"days\": 365", "\"days\": 365, \"colour\": 1"), false);
+  write("bad-days.json", replace("\"days\": 365", "\"days\": 0"), false);
+  write("bad-share.json", replace("\"renew_share\": 0.66", "\"renew_share\": 1.5"), false);
+  write("bad-subject.json", replace("/CN=gw-0042/O=EdgeTrust", "CN=gw-0042"), false);
+  write("bad-san.json", replace("DNS:gw-0042", "DNS:-gw"), false);
+  write("bad-issuer.json", replace("\"issuer\": \"device-ca\"", "\"issuer\": \"nobody\""), false);
+  write("bad-duplicate.json", replace("\"cloud-client\"", "\"device-id\""), false);
+  write("bad-profile.json", replace("\"client-server\"", "\"admin\""), false);
+  write("bad-key-type.json", replace("\"ecdsa-p384\"", "\"aes-256\""), false);
+  write("bad-truncated.json", full.substr(0, full.size() / 2), false);
+  write("bad-not-object.json", "[1, 2, 3]", false);
+}
+
+// CSRs as `edgetrust cert issue` receives them: one selector byte (fuzz_csr_policy.cc), then PEM
+// or DER made by the real CSR builder with software keys of every type, plus broken ones.
+void CsrPolicySeeds(const fs::path& root) {
+  namespace id = identity;
+  SeedDir dir(root, "csr_policy");
+  auto key_of = [](KeyType t) { return Must(sd::GenerateKeyPair(t), "key"); };
+  auto csr = [](const std::string& subject, const std::vector<std::string>& sans, EVP_PKEY* k) {
+    auto req = Must(id::BuildCsr(Must(id::ParseSubject(subject), "subject"),
+                                 Must(id::ParseSans(sans), "sans"), k, nullptr),
+                    "CSR");
+    return req;
+  };
+  auto der_of = [](X509_REQ* req) {
+    unsigned char* der = nullptr;
+    const int len = i2d_X509_REQ(req, &der);
+    Bytes out(der, der + len);
+    OPENSSL_free(der);
+    return out;
+  };
+  // Checks each seed against the policy (valid ones pass, bad-* ones fail) before writing it.
+  auto write = [&](const std::string& name, uint8_t selector, const Bytes& body) {
+    static constexpr id::Profile kProfiles[4] = {id::Profile::kClient, id::Profile::kServer,
+                                                 id::Profile::kClientServer, id::Profile::kClient};
+    id::CsrRequest request;
+    request.profile = kProfiles[selector & 3];
+    if ((selector & 4) != 0) request.extra_sans = {id::San{id::SanType::kDns, "extra.example"}};
+    const bool valid = name.rfind("bad-", 0) != 0;
+    if (id::PlanFromCsr(body, request).ok() != valid) {
+      std::fprintf(stderr, "fuzz_make_seeds: CSR seed %s should %spass the policy\n", name.c_str(),
+                   valid ? "" : "not ");
+      std::exit(1);
+    }
+    dir.Write(name, Concat({Bytes{selector}, body}));
+  };
+  auto p256 = key_of(KeyType::kEcdsaP256);
+  auto server = csr("/CN=mqtt.local/O=Acme", {"DNS:mqtt.local", "IP:127.0.0.1"}, p256.get());
+  const std::string server_pem = id::CsrToPem(server.get());
+  write("server-p256.pem", 1, Bytes(server_pem.begin(), server_pem.end()));
+  write("server-p256.der", 1, der_of(server.get()));
+  write("client-extra-san.der", 4, der_of(server.get()));
+  auto p384 = key_of(KeyType::kEcdsaP384);
+  write("client-p384.der", 0,
+        der_of(csr("/CN=sensor-7/OU=Plant 4/C=DE", {"URI:urn:acme:sensor:7"}, p384.get()).get()));
+  auto ed = key_of(KeyType::kEd25519);
+  write("both-ed25519.der", 2,
+        der_of(csr("/CN=gw/emailAddress=ops@example.com", {"DNS:gw", "email:ops@example.com"},
+                   ed.get())
+                   .get()));
+  auto rsa = key_of(KeyType::kRsa3072);
+  write("client-rsa.der", 0, der_of(csr("/CN=legacy", {}, rsa.get()).get()));
+  // A request for CA powers (ignored by the policy) and one signed by another key.
+  X509ReqPtr greedy(X509_REQ_new());
+  X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(greedy.get()), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("greedy"), -1, -1, 0);
+  X509_REQ_set_pubkey(greedy.get(), p256.get());
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, nullptr, nullptr, greedy.get(), nullptr, 0);
+  X509ExtensionStackPtr exts(sk_X509_EXTENSION_new_null());
+  sk_X509_EXTENSION_push(
+      exts.get(), X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE"));
+  sk_X509_EXTENSION_push(exts.get(),
+                         X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name,
+                                             "DNS:greedy.example,otherName:1.2.3.4;UTF8:x"));
+  X509_REQ_add_extensions(greedy.get(), exts.get());
+  X509_REQ_sign(greedy.get(), p256.get(), EVP_sha256());
+  write("bad-greedy-othername.der", 0, der_of(greedy.get()));
+  X509ReqPtr forged(X509_REQ_new());
+  X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(forged.get()), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("forged"), -1, -1, 0);
+  X509_REQ_set_pubkey(forged.get(), p256.get());
+  X509_REQ_sign(forged.get(), p384.get(), EVP_sha384());
+  write("bad-forged-signature.der", 0, der_of(forged.get()));
+  Bytes truncated = der_of(server.get());
+  truncated.resize(truncated.size() / 2);
+  write("bad-truncated.der", 0, truncated);
+  write("bad-server-without-host.der", 1, der_of(csr("/CN=x", {"URI:urn:x:y"}, p256.get()).get()));
+  const std::string cert_block =
+      id::EncodePem("CERTIFICATE", der_of(server.get()));  // a CSR under the wrong label
+  write("bad-label.pem", 0, Bytes(cert_block.begin(), cert_block.end()));
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s CORPUS_ROOT   (normally fuzz/corpus)\n",
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "usage: %s CORPUS_ROOT [NAME...]   (normally fuzz/corpus; NAMEs pick "
+                 "corpora, default all)\n",
                  argc > 0 ? argv[0] : "fuzz_make_seeds");
     return 2;
   }
   fs::path root(argv[1]);
-  RequestSeeds(root);
-  ResponseSeeds(root);
-  KeyRecordSeeds(root);
-  EvidenceSeeds(root);
-  AttestJsonSeeds(root);
-  SealedBlobSeeds(root);
-  CounterFileSeeds(root);
-  TpmQuoteSeeds(root);
+  const std::vector<std::pair<std::string, void (*)(const fs::path&)>> generators = {
+      {"request_decoder", RequestSeeds},      {"response_decoder", ResponseSeeds},
+      {"key_record", KeyRecordSeeds},         {"evidence", EvidenceSeeds},
+      {"attest_json", AttestJsonSeeds},       {"sealed_blob", SealedBlobSeeds},
+      {"counter_file", CounterFileSeeds},     {"tpm_quote", TpmQuoteSeeds},
+      {"cert_inventory", CertInventorySeeds}, {"csr_policy", CsrPolicySeeds}};
+  for (int i = 2; i < argc; ++i) {
+    bool known = false;
+    for (const auto& g : generators) known = known || g.first == argv[i];
+    if (!known) {
+      std::fprintf(stderr, "fuzz_make_seeds: no generated corpus named %s\n", argv[i]);
+      return 2;
+    }
+  }
+  for (const auto& g : generators) {
+    bool selected = argc == 2;
+    for (int i = 2; i < argc; ++i) selected = selected || g.first == argv[i];
+    if (selected) g.second(root);
+  }
   return 0;
 }

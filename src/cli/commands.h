@@ -8,15 +8,19 @@
 
 namespace edgetrust::cli {
 
-void AddKeyCommands(CLI::App& app, Selection& selection);      // key create|list|public|delete
-void AddSignCommands(CLI::App& app, Selection& selection);     // sign, verify
-void AddCipherCommands(CLI::App& app, Selection& selection);   // encrypt, decrypt, mac
-void AddDeriveCommands(CLI::App& app, Selection& selection);   // derive, ecdh
-void AddSystemCommands(CLI::App& app, Selection& selection);   // random, info
-void AddSealCommands(CLI::App& app, Selection& selection);     // seal, unseal
-void AddMeasureCommands(CLI::App& app, Selection& selection);  // measure extend|read|log
-void AddCounterCommands(CLI::App& app, Selection& selection);  // counter create|increment|read
-void AddAttestCommands(CLI::App& app, Selection& selection);   // attest, attest key
-void AddVerifyCommands(CLI::App& app, Selection& selection);   // verify-evidence
+void AddKeyCommands(CLI::App& app, Selection& selection);        // key create|list|public|delete
+void AddSignCommands(CLI::App& app, Selection& selection);       // sign, verify
+void AddCipherCommands(CLI::App& app, Selection& selection);     // encrypt, decrypt, mac
+void AddDeriveCommands(CLI::App& app, Selection& selection);     // derive, ecdh
+void AddSystemCommands(CLI::App& app, Selection& selection);     // random, info
+void AddSealCommands(CLI::App& app, Selection& selection);       // seal, unseal
+void AddMeasureCommands(CLI::App& app, Selection& selection);    // measure extend|read|log
+void AddCounterCommands(CLI::App& app, Selection& selection);    // counter create|increment|read
+void AddAttestCommands(CLI::App& app, Selection& selection);     // attest, attest key
+void AddVerifyCommands(CLI::App& app, Selection& selection);     // verify-evidence
+void AddProvisionCommands(CLI::App& app, Selection& selection);  // provision
+void AddCertCommands(CLI::App& app, Selection& selection);       // cert csr|import|issue|...
+void AddTrustCommands(CLI::App& app, Selection& selection);      // trust add|list|remove|verify
+void AddTlsCommands(CLI::App& app, Selection& selection);        // tls connect|serve
 
 }  // namespace edgetrust::cli

@@ -23,8 +23,8 @@ int Run(int argc, char** argv) {
   using namespace edgetrust::cli;
 
   CLI::App app(
-      "EdgeTrust: keys, cryptography, sealing, measurements and attestation in the gateway's "
-      "secure domain",
+      "EdgeTrust: keys, cryptography, sealing, measurements, attestation and certificates in the "
+      "gateway's secure domain",
       "edgetrust");
   // Subcommands inherit fallthrough, so --socket and --json work before or after them.
   app.fallthrough();
@@ -48,6 +48,10 @@ int Run(int argc, char** argv) {
   AddCounterCommands(app, selection);
   AddAttestCommands(app, selection);
   AddVerifyCommands(app, selection);
+  AddProvisionCommands(app, selection);
+  AddCertCommands(app, selection);
+  AddTrustCommands(app, selection);
+  AddTlsCommands(app, selection);
 
   try {
     app.parse(argc, argv);
