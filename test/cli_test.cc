@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "harness.h"
 
@@ -238,7 +240,19 @@ TEST(CliRefusalTest, DaemonRefusalReachesTheUserWithItsReason) {
   ASSERT_TRUE(sd.Start()) << sd.log();
   ASSERT_TRUE(sd.WaitForLog("event=disconnect"));  // the readiness probe has let go of its slot
   RawHold hold(sd.socket());
-  ASSERT_TRUE(sd.WaitForLog("event=connect"));
+  // The readiness probe logged the first "event=connect"; wait for the held connection's, so the
+  // daemon has counted it before the CLI tries.
+  auto connects = [&] {
+    const std::string log = sd.log();
+    size_t n = 0;
+    for (size_t at = log.find("event=connect"); at != std::string::npos;
+         at = log.find("event=connect", at + 1))
+      ++n;
+    return n;
+  };
+  for (int i = 0; i < 2000 && connects() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(connects(), 2u) << sd.log();
   for (int i = 0; i < 5; ++i) {
     auto r = RunCommand({CliBinary(), "--socket", sd.socket(), "info"});
     EXPECT_EQ(r.exit_code, 1);

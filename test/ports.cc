@@ -6,9 +6,14 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <random>
 
 namespace edgetrust::test {
 namespace {
+
+constexpr int kFirstPort = 20000;
+constexpr int kEndPort = 32000;  // below Linux's default ephemeral range, 32768-60999
+constexpr int kTries = 200;
 
 sockaddr_in Loopback(int port) {
   sockaddr_in addr{};
@@ -18,20 +23,36 @@ sockaddr_in Loopback(int port) {
   return addr;
 }
 
+bool CanBind(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr = Loopback(port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+int RandomPort(int span) {
+  thread_local std::mt19937 rng(std::random_device{}());
+  return std::uniform_int_distribution<int>(kFirstPort, kEndPort - span)(rng);
+}
+
 }  // namespace
 
 int PickLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr = Loopback(0);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  for (int i = 0; i < kTries; ++i) {
+    const int port = RandomPort(1);
+    if (CanBind(port)) return port;
   }
-  ::close(fd);
-  return port;
+  return -1;
+}
+
+int PickLoopbackPortPair() {
+  for (int i = 0; i < kTries; ++i) {
+    const int port = RandomPort(2);
+    if (CanBind(port) && CanBind(port + 1)) return port;
+  }
+  return -1;
 }
 
 bool LoopbackAccepts(int port) {

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "ports.h"
+
 namespace edgetrust::test {
 namespace {
 
@@ -24,39 +26,6 @@ sockaddr_in Loopback(int port) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return addr;
-}
-
-int BindLoopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr = Loopback(port);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Two free loopback ports P and P + 1: tpm2-tss's swtpm TCTI reaches the control channel at the
-// server port + 1. P comes from binding port 0; both are held at once, then released.
-bool PickPorts(int* server, int* ctrl) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int a = BindLoopback(0);
-    if (a < 0) return false;
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
-    const bool named = ::getsockname(a, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-    const int port = ntohs(addr.sin_port);
-    int b = named && port < 65535 ? BindLoopback(port + 1) : -1;
-    ::close(a);
-    if (b >= 0) {
-      ::close(b);
-      *server = port;
-      *ctrl = port + 1;
-      return true;
-    }
-  }
-  return false;
 }
 
 bool Accepts(int port) {
@@ -112,9 +81,13 @@ bool SwtpmProcess::Start() {
   // someone else took between picking and binding makes swtpm exit: pick again (first start only).
   const bool keep_ports = port_ != 0;
   for (int attempt = 0; attempt < (keep_ports ? 1 : 5); ++attempt) {
-    if (!keep_ports && !PickPorts(&port_, &ctrl_port_)) {
-      attempts_ += "no free port pair; ";
-      return false;
+    if (!keep_ports) {
+      port_ = PickLoopbackPortPair();
+      ctrl_port_ = port_ + 1;
+      if (port_ < 0) {
+        attempts_ += "no free port pair; ";
+        return false;
+      }
     }
     const std::string server = "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1";
     const std::string ctrl = "type=tcp,port=" + std::to_string(ctrl_port_) + ",bindaddr=127.0.0.1";
