@@ -6,10 +6,11 @@
 #
 # Starts edgetrust-sd in a temporary folder (with BACKEND=tpm on a swtpm TPM 2.0 simulator, with
 # BACKEND=pkcs11 on a SoftHSM2 token, both started here on loopback and temporary folders), then
-# uses the edgetrust CLI to create keys, sign and encrypt (checking every result with the stock
-# openssl CLI), measure, seal, count, and produce attestation evidence that edgetrust
-# verify-evidence appraises (and, with a TPM, whose quote tpm2_checkquote checks). Leaves nothing
-# behind.
+# uses the edgetrust CLI to provision the device (keys, device CA, certificates), sign and
+# encrypt (checking every result with the stock openssl CLI), measure, seal, count, produce
+# attestation evidence that edgetrust verify-evidence appraises (and, with a TPM, whose quote
+# tpm2_checkquote checks), and run mutual TLS between stock openssl programs whose private keys
+# stay in the secure domain (the edgetrust OpenSSL provider). Leaves nothing behind.
 set -euo pipefail
 
 usage() { echo "usage: $0 BIN_DIR   (the folder holding edgetrust-sd and edgetrust)" >&2; exit 2; }
@@ -56,8 +57,13 @@ T="$(mktemp -d -t edgetrust-demo.XXXXXX)"
 chmod 0755 "$T"  # an unprivileged daemon user must be able to traverse it
 SD_PID=""
 SWTPM_PID=""
+S_SERVER_PID=""
 cleanup() {
   local rc=$?
+  if [[ -n "$S_SERVER_PID" ]] && kill -0 "$S_SERVER_PID" 2>/dev/null; then
+    kill -TERM "$S_SERVER_PID" 2>/dev/null || true
+    wait "$S_SERVER_PID" 2>/dev/null || true
+  fi
   if [[ -n "$SD_PID" ]] && kill -0 "$SD_PID" 2>/dev/null; then
     kill -TERM "$SD_PID" 2>/dev/null || true
     wait "$SD_PID" 2>/dev/null || true
@@ -179,21 +185,38 @@ step "Point the CLI at the daemon once" \
 run "export EDGETRUST_SOCKET=$T/run/sd.sock"
 
 # --- 2. device identity ---------------------------------------------------------------------------
-step "Create the device identity key" \
-  "An ECDSA P-256 key pair is generated inside the secure domain. Its private half never leaves" \
-  "it; we only ever get a name to use it by."
-run "edgetrust key create device-identity --type ecdsa-p256"
+export EDGETRUST_CERT_DIR="$T/certs"
+step "Provision the device" \
+  "edgetrust provision creates two keys inside the secure domain, the device identity key" \
+  "(device-id) and a local device CA key (device-ca). It writes a self-signed device CA" \
+  "certificate and a device certificate the CA signs. The private halves never leave the" \
+  "secure domain; the certificate folder ($EDGETRUST_CERT_DIR) only holds public data."
+run "edgetrust provision --id gw-demo-01"
 run "edgetrust key list"
+run "edgetrust cert list"
 if [[ "$BACKEND" == pkcs11 ]]; then
   step "Look at the token with OpenSC's pkcs11-tool" \
-    "The key is a token object: the token itself says it is sensitive and was never extractable."
+    "The keys are token objects: the token itself says they are sensitive and were never extractable."
   run "pkcs11-tool --module $SOFTHSM_MODULE --token-label gateway --login --pin 246810 --list-objects --type privkey"
 fi
 
+step "Check the device certificate with the stock openssl CLI" \
+  "openssl verifies the chain, and shows the extensions the local CA set."
+CERTS="$EDGETRUST_CERT_DIR"
+run "openssl verify -CAfile $CERTS/device-ca/current/cert.pem $CERTS/device-id/current/cert.pem"
+run "openssl x509 -in $CERTS/device-id/current/cert.pem -noout -subject -ext basicConstraints,keyUsage,extendedKeyUsage,subjectAltName"
+
+step "What the key file holds" \
+  "key.pem next to the certificate is not a private key. It names the secure-domain key, so that" \
+  "programs which only read key files (mosquitto, nginx, curl) use it through the edgetrust" \
+  "OpenSSL provider. Copied elsewhere it is useless: the daemon serves the key to its owner only."
+run "cat $CERTS/device-id/current/key.pem"
+run "grep -v -- ----- $CERTS/device-id/current/key.pem | base64 -d; echo"
+
 step "Export the public key" \
   "The public half is exported as standard PEM, so any tool can check our signatures."
-run "edgetrust key public device-identity --out device-identity.pub.pem"
-run "openssl pkey -pubin -in device-identity.pub.pem -noout -text | head -n 12"
+run "edgetrust key public device-id --out device-id.pub.pem"
+run "openssl pkey -pubin -in device-id.pub.pem -noout -text | head -n 12"
 
 # --- 3. signing, checked by openssl -------------------------------------------------------------------
 step "Sign a firmware manifest" \
@@ -207,16 +230,16 @@ cat >manifest.json <<'EOF'
 }
 EOF
 run "cat manifest.json"
-run "edgetrust sign device-identity --in manifest.json --out manifest.json.sig"
+run "edgetrust sign device-id --in manifest.json --out manifest.json.sig"
 
 step "Verify it with the stock openssl CLI" \
   "No EdgeTrust code is involved here: openssl checks the signature against the exported key."
-run "openssl dgst -sha256 -verify device-identity.pub.pem -signature manifest.json.sig manifest.json"
+run "openssl dgst -sha256 -verify device-id.pub.pem -signature manifest.json.sig manifest.json"
 
 step "Tamper with the manifest" \
   "An attacker downgrades the minimum version. The signature no longer matches, and openssl says so."
 run "sed -i 's/\"min_version\": \"2.3.0\"/\"min_version\": \"1.0.0\"/' manifest.json"
-if ! run "openssl dgst -sha256 -verify device-identity.pub.pem -signature manifest.json.sig manifest.json"; then
+if ! run "openssl dgst -sha256 -verify device-id.pub.pem -signature manifest.json.sig manifest.json"; then
   ok "tampered manifest refused, as expected"
 else
   echo "demo: openssl accepted a tampered file" >&2
@@ -424,11 +447,60 @@ printf '%s\n' "$verify_out"
 }
 ok "replayed evidence refused, as expected"
 
+# --- 10. mutual TLS with keys that never leave the secure domain --------------------------------
+MODULES="$(cd "$BIN/../lib/ossl-modules" 2>/dev/null && pwd)" || {
+  echo "demo: the edgetrust OpenSSL provider module is missing next to $BIN (make build)" >&2
+  exit 1
+}
+PROV="-provider-path $MODULES -provider edgetrust -provider default"
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+step "Issue a certificate for a leaf sensor" \
+  "A sensor key is created in the secure domain and a CSR made for it. The local device CA" \
+  "issues a client certificate. A sensor with a secure element of its own would make the CSR" \
+  "there, and only the CSR would come to the gateway."
+run "edgetrust cert csr sensor-1 --subject /CN=sensor-1/O=EdgeTrust --out sensor-1.csr"
+run "openssl req -in sensor-1.csr -verify -noout"
+run "edgetrust cert issue --ca device-ca --csr sensor-1.csr --days 30 --client --out sensor-1.pem"
+run "openssl verify -CAfile $CERTS/device-ca/current/cert.pem sensor-1.pem"
+
+step "Mutual TLS, both private keys in the secure domain" \
+  "Stock openssl on both ends, with our provider loaded: s_server serves TLS 1.3 with the device" \
+  "key (-key edgetrust:device-id) and requires a client certificate from the device CA; s_client" \
+  "connects with the sensor key (-key edgetrust:sensor-1). Neither program ever holds a private" \
+  "key: each signature of the handshake is made inside the secure domain."
+TLS_PORT="$(free_port)"
+run "openssl s_server $PROV -accept 127.0.0.1:$TLS_PORT -tls1_3 -naccept 1 -rev -key edgetrust:device-id -cert $CERTS/device-id/current/cert.pem -CAfile $CERTS/device-ca/current/cert.pem -Verify 1 -verify_return_error >s_server.log 2>&1 &"
+S_SERVER_PID=$!
+for _ in $(seq 100); do  # s_server accepts one connection (-naccept 1): no probing it
+  grep -q ACCEPT s_server.log 2>/dev/null && break
+  sleep 0.1
+done
+printf '    %s\n' "The sensor sends a reading over the link; the server (-rev) answers it reversed."
+run "(echo 'reading 21.5 C'; sleep 1) | timeout 10 openssl s_client $PROV -connect 127.0.0.1:$TLS_PORT -tls1_3 -key edgetrust:sensor-1 -cert sensor-1.pem -CAfile $CERTS/device-ca/current/cert.pem -verify_return_error -verify_hostname gw-demo-01 -quiet -no_ign_eof 2>/dev/null"
+wait "$S_SERVER_PID" 2>/dev/null || true
+run "grep -E 'Peer certificate|Verification' s_server.log"
+grep -q "CN = sensor-1" s_server.log || { echo "demo: the server did not see the sensor's certificate" >&2; exit 1; }
+ok "the server verified the sensor's certificate; the sensor verified the gateway's"
+
+step "Try to take the device key out" \
+  "Asking OpenSSL to write the device key out as a private key fails: the provider never exports" \
+  "a private key, and the daemon never hands one out."
+if run "openssl pkey $PROV -in edgetrust:device-id -out stolen.pem 2>/dev/null"; then
+  echo "demo: openssl wrote out a private key" >&2
+  exit 1
+fi
+run "wc -c <stolen.pem"
+ok "nothing came out"
+
 # --- summary ----------------------------------------------------------------------------------------
 step "Summary" \
   "- edgetrust-sd ran as an unprivileged daemon on a Unix socket, with the $BACKEND backend." \
-  "- A device identity key was created inside it; only its public key came out, and the stock" \
-  "  openssl CLI verified a signature made with it, and refused the tampered file." \
+  "- The device was provisioned: identity and device CA keys inside it, certificates that the" \
+  "  stock openssl CLI verified; only public keys came out, and openssl verified a signature" \
+  "  made with the device key, and refused the tampered file." \
   "- An AES-256 key encrypted a telemetry record bound to its sensor; the wrong AAD was refused." \
   "- At rest, the daemon keeps only encrypted, authenticated objects." \
   "- Register 0 held the daemon's own measurement; the application measured itself into" \
@@ -436,7 +508,11 @@ step "Summary" \
   "- A monotonic counter went up; it never goes back, across restarts too." \
   "- Evidence for a fresh nonce passed verify-evidence against reference values; the same" \
   "  evidence against another nonce failed." \
+  "- The local CA issued a sensor certificate, and stock openssl ran mutual TLS 1.3 with both" \
+  "  private keys in the secure domain (through the edgetrust OpenSSL provider); asking OpenSSL" \
+  "  to write the device key out got nothing." \
   "" \
   "Run it on the other backends: BACKEND=tpm make demo, BACKEND=pkcs11 make demo." \
   "More: 'edgetrust --help', docs/ (docs/THREAT_MODEL.md for what each backend protects," \
-  "docs/attestation.md for the evidence, docs/tpm.md and docs/pkcs11.md for the hardware)."
+  "docs/attestation.md for the evidence, docs/tpm.md and docs/pkcs11.md for the hardware," \
+  "docs/openssl-provider.md and docs/identity.md for keys in TLS and certificates)."
