@@ -18,26 +18,6 @@
 #include "ports.h"
 
 namespace edgetrust::test {
-namespace {
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
-
-bool Accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr = Loopback(port);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-}  // namespace
 
 SwtpmProcess::SwtpmProcess(const TempDir& dir) : dir_(dir) {
   // Several simulators may share one test folder: each gets a folder of its own.
@@ -138,7 +118,7 @@ bool SwtpmProcess::Start() {
       }
       // An answer on the port counts only while our swtpm still runs: another test's simulator
       // may have taken the port, making ours exit.
-      if (Accepts(port_)) {
+      if (LoopbackAccepts(port_)) {
         if (!exited()) return true;
         pid_ = -1;
         break;

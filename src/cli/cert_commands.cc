@@ -209,22 +209,6 @@ json StatusJson(const identity::IdentityStatus& s) {
           {"fingerprint", s.fingerprint}};
 }
 
-void PrintTable(Output& out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
-    }
-    out.Line(line);
-  }
-}
-
 Status List(Context& ctx, const CertOptions& o) {
   ET_ASSIGN_OR_RETURN(identity::CertStore store, OpenCertStore(o.cert_dir, false));
   ET_ASSIGN_OR_RETURN(identity::Inventory inv, store.LoadInventory());

@@ -57,13 +57,16 @@ void PrintKeyTable(Output& out, const std::vector<KeyInfo>& keys) {
     out.Json(array);
     return;
   }
-  using Row = std::array<std::string, 5>;
-  std::vector<Row> rows;
-  rows.push_back({"NAME", "TYPE", "OWNER", "CREATED", "STATE"});
+  std::vector<std::vector<std::string>> rows = {{"NAME", "TYPE", "OWNER", "CREATED", "STATE"}};
   for (const auto& k : keys)
     rows.push_back({k.name, k.type, k.owner, FormatTime(k.created), k.state});
-  std::array<size_t, 5> width{};
+  PrintTable(out, rows);
+}
+
+void PrintTable(Output& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
   for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
     for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
   }
   for (const auto& row : rows) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +32,9 @@ nlohmann::json KeyJson(const KeyInfo& key);
 void PrintKey(Output& out, const KeyInfo& key);
 // Keys as a JSON array, or as a table with a header line.
 void PrintKeyTable(Output& out, const std::vector<KeyInfo>& keys);
+
+// Rows as aligned columns (two spaces apart; the last column is not padded, it may be long).
+void PrintTable(Output& out, const std::vector<std::vector<std::string>>& rows);
 
 // "2024-05-01T12:00:00Z".
 std::string FormatTime(uint64_t seconds);

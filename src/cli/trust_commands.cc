@@ -86,18 +86,7 @@ Status List(Context& ctx, const TrustOptions& o) {
     ctx.out().Json(array);
     return Status::Ok();
   }
-  std::vector<size_t> width(4, 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
-    }
-    ctx.out().Line(line);
-  }
+  PrintTable(ctx.out(), rows);
   return Status::Ok();
 }
 
