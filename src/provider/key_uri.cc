@@ -39,10 +39,17 @@ int HexValue(char c) {
   return -1;
 }
 
+// Control characters have no place in a socket path; a NUL would also cut it short as a C string.
+bool IsControl(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
 Result<std::string> PercentDecode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
+    if (IsControl(s[i])) return Bad("control character in the socket path");
     if (s[i] != '%') {
       out += s[i];
       continue;
@@ -51,7 +58,7 @@ Result<std::string> PercentDecode(std::string_view s) {
     int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
     if (hi < 0 || lo < 0) return Bad("bad %-escape");
     char c = static_cast<char>(hi * 16 + lo);
-    if (c == '\0') return Bad("%00 in the socket path");
+    if (IsControl(c)) return Bad("control character in the socket path");
     out += c;
     i += 2;
   }

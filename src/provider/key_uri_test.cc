@@ -25,16 +25,27 @@ TEST(KeyUri, FormatRoundTrips) {
 }
 
 TEST(KeyUri, RefusesMalformed) {
-  for (const char* bad : {"", "edgetrust:", "pkcs11:foo", "edgetrust://x", "edgetrust:a/b/c",
-                          "edgetrust:/x", "edgetrust:x/", "edgetrust:sp ace", "edgetrust:x?sock=/a",
-                          "edgetrust:x?socket=", "edgetrust:x?socket=rel/path",
-                          "edgetrust:x?socket=/a%2", "edgetrust:x?socket=/a%zz",
-                          "edgetrust:x?socket=/a%00", "edgetrust:x?socket=/a&socket=/b"}) {
+  for (const char* bad :
+       {"", "edgetrust:", "pkcs11:foo", "edgetrust://x", "edgetrust:a/b/c", "edgetrust:/x",
+        "edgetrust:x/", "edgetrust:sp ace", "edgetrust:x?sock=/a",
+        "edgetrust:x?socket=", "edgetrust:x?socket=rel/path", "edgetrust:x?socket=/a%2",
+        "edgetrust:x?socket=/a%zz", "edgetrust:x?socket=/a%00", "edgetrust:x?socket=/a%0a",
+        "edgetrust:x?socket=/a&socket=/b"}) {
     auto r = ParseKeyUri(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
       EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument) << bad;
     }
+  }
+}
+
+TEST(KeyUri, RefusesRawControlCharactersInTheSocketPath) {
+  // Found by fuzz_key_ref: a raw NUL passed, and formatted back as %00, which is refused.
+  for (char c : {'\0', '\n', '\x7f'}) {
+    std::string uri = "edgetrust:x?socket=/tmp/sd.sock";
+    uri += c;
+    auto r = ParseKeyUri(uri);
+    EXPECT_FALSE(r.ok()) << static_cast<int>(c);
   }
 }
 
