@@ -416,6 +416,24 @@ TEST_P(ProviderInteropTest, PemFormKeyFileServesTls) {
   EXPECT_FALSE(Contains(ReadText(F("ref.key.pem")), "PRIVATE KEY"));
 }
 
+// openssl pkey -out, asked for the private key, writes the key's reference; that file then works
+// as a key file, which is how an operator makes one with stock tools.
+TEST_P(ProviderInteropTest, PkeyOutWritesTheReferenceOnly) {
+  ASSERT_NO_FATAL_FAILURE(CreateKey("out", "ecdsa-p256"));
+  auto w = Openssl("pkey", {"-in", "edgetrust:out", "-out", F("out.key.pem")});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  const std::string text = ReadText(F("out.key.pem"));
+  EXPECT_TRUE(Contains(text, "-----BEGIN EDGETRUST KEY-----")) << text;
+  EXPECT_FALSE(Contains(text, "PRIVATE KEY")) << text;
+  auto pub = Openssl("pkey", {"-in", F("out.key.pem"), "-pubout"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  EXPECT_EQ(pub.out, DaemonPublicKey("out"));
+  // DER has no reference form: nothing is written.
+  auto der = Openssl("pkey", {"-in", "edgetrust:out", "-outform", "DER", "-out", F("out.der")});
+  EXPECT_NE(der.exit_code, 0);
+  EXPECT_TRUE(ReadText(F("out.der")).empty());
+}
+
 // --- mosquitto --------------------------------------------------------------------------------
 
 // A mosquitto_sub that waits for one message on its topic (-C 1), in the background, with client

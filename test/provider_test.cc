@@ -122,10 +122,19 @@ TEST_P(ProviderTest, PublicPartIsTheDaemonsAndPrivatePartStaysThere) {
   auto pem = client_->PublicKeyPem("k");
   ASSERT_TRUE(pem.ok());
   EXPECT_EQ(std::string(data, static_cast<size_t>(n)), *pem);
-  // Nothing private comes out, in any encoding.
+  // Written out "as a private key", it becomes its EDGETRUST KEY reference, and nothing more.
   BioPtr out(BIO_new(BIO_s_mem()));
-  EXPECT_NE(PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr),
-            1);
+  ASSERT_EQ(PEM_write_bio_PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr),
+            1)
+      << OpensslError("PEM_write_bio_PrivateKey");
+  char* written = nullptr;
+  long len = BIO_get_mem_data(out.get(), &written);
+  EXPECT_EQ(std::string(written, static_cast<size_t>(len)),
+            provider::FormatKeyPem({"k", sd_->socket()}));
+  // No other encoding, and no export of the private part, gives anything.
+  unsigned char* der = nullptr;
+  EXPECT_LE(i2d_PrivateKey(key.get(), &der), 0);
+  OPENSSL_free(der);
   OSSL_PARAM* params = nullptr;
   EXPECT_NE(EVP_PKEY_todata(key.get(), EVP_PKEY_KEYPAIR, &params), 1);
   OSSL_PARAM_free(params);

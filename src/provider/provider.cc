@@ -60,6 +60,8 @@ const OSSL_ALGORITHM* QueryOperation(void* /*provctx*/, int operation_id, int* n
       return kStoreAlgorithms;
     case OSSL_OP_DECODER:
       return kDecoderAlgorithms;
+    case OSSL_OP_ENCODER:
+      return kEncoderAlgorithms;
     default:
       return nullptr;
   }

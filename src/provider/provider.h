@@ -51,10 +51,12 @@ Status TakeLastError();
 extern "C" int EdgetrustProviderInit(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in,
                                      const OSSL_DISPATCH** out, void** provctx);
 
-// The algorithm tables of each operation (keymgmt.cc, signature.cc, store.cc, decoder.cc).
+// The algorithm tables of each operation (keymgmt.cc, signature.cc, store.cc, decoder.cc,
+// encoder.cc).
 extern const OSSL_ALGORITHM kKeymgmtAlgorithms[];
 extern const OSSL_ALGORITHM kSignatureAlgorithms[];
 extern const OSSL_ALGORITHM kStoreAlgorithms[];
 extern const OSSL_ALGORITHM kDecoderAlgorithms[];
+extern const OSSL_ALGORITHM kEncoderAlgorithms[];
 
 }  // namespace edgetrust::provider
