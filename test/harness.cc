@@ -211,10 +211,25 @@ bool SdProcess::Start() {
 
 int SdProcess::Stop() {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
+  // SIGTERM again every second while waiting: under TSan a signal can land on a daemon thread
+  // blocked in a system call and be deferred there indefinitely (its runtime delivers signals
+  // at its own safe points); another one reaches a thread that runs. After 60 s: SIGKILL, and
+  // -1, so a daemon that does not stop fails the test instead of hanging it.
   int status = 0;
-  ::waitpid(pid_, &status, 0);
+  pid_t done = 0;
+  for (int i = 0; i < 60 * 20 && done == 0; ++i) {
+    if (i % 20 == 0) ::kill(pid_, SIGTERM);
+    done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (done == 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return -1;
+  }
   pid_ = -1;
+  if (done < 0) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
