@@ -72,12 +72,16 @@ int DecodePem(void* vctx, OSSL_CORE_BIO* cin, int /*selection*/, OSSL_CALLBACK* 
     RaiseStatus(ctx->prov, key.status());
     return 0;
   }
+  // The key's type goes along, so OpenSSL hands the reference only to the decoder of that type
+  // instead of to all three, each of which would ask the daemon again.
+  const char* type = OsslTypeName((*key)->type);
   Release(*key);
   std::string body = FormatKeyUri(*ref);
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, body.data(), body.size()),
       OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
                                        const_cast<char*>(kStructure), 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, const_cast<char*>(type), 0),
       OSSL_PARAM_construct_end()};
   return object_cb(params, object_cbarg);
 }
