@@ -27,8 +27,10 @@ PACKAGES=(
   libtss2-dev swtpm swtpm-tools tpm2-tools
   # TLS interop: mosquitto plays the cloud broker; its clients and python3 paho-mqtt are checkers
   mosquitto mosquitto-clients libmosquitto-dev python3-paho-mqtt
+  # The agent's durable store-and-forward queue (SQLite in WAL mode)
+  libsqlite3-dev
   # Runtime tools used by tests and the demo: setpriv (util-linux), ps/pgrep (procps)
-  util-linux procps
+  util-linux procps curl
 )
 
 die() {

@@ -72,12 +72,29 @@ std::string MosquittoProcess::ConfigText() const {
   return c;
 }
 
-bool MosquittoProcess::Start() {
+bool MosquittoProcess::Start() { return StartOn(/*keep_ports=*/false); }
+
+bool MosquittoProcess::Restart() {
+  if (process_.running()) process_.Stop();
+  if (ports_.empty()) return Start();
+  // The old listener sockets may linger briefly; mosquitto sets SO_REUSEADDR, so a few tries do.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (StartOn(/*keep_ports=*/true)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return false;
+}
+
+bool MosquittoProcess::StartOn(bool keep_ports) {
   if (process_.running()) return true;
   if (dir_.empty()) return false;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    ports_.clear();
-    for (size_t i = 0; i < options_.listeners.size(); ++i) {
+    if (keep_ports) {
+      attempt = 4;  // one try: the caller decides whether to retry on the same ports
+    } else {
+      ports_.clear();
+    }
+    for (size_t i = ports_.size(); i < options_.listeners.size(); ++i) {
       int port = -1;
       // Distinct ports for the listeners of one broker.
       for (int tries = 0; tries < 20 && (port <= 0 || std::find(ports_.begin(), ports_.end(),

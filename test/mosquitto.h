@@ -66,6 +66,9 @@ class MosquittoProcess {
   // between makes the broker exit: it is then started again on new ports (a few times). False when
   // it did not get ready (the reason in log()).
   bool Start();
+  // Stops the broker if it runs and starts it again on the same ports, with the same config, so
+  // clients reconnect to where they were (a cloud outage). False when it did not get ready.
+  bool Restart();
   // SIGTERM and wait; the exit code (0 for a clean stop; -1 if it had to be killed or never ran).
   int Stop();
   void Kill();
@@ -96,6 +99,7 @@ class MosquittoProcess {
 
  private:
   std::string ConfigText() const;
+  bool StartOn(bool keep_ports);
 
   Options options_;
   std::string dir_;
