@@ -22,5 +22,6 @@ void AddProvisionCommands(CLI::App& app, Selection& selection);  // provision
 void AddCertCommands(CLI::App& app, Selection& selection);       // cert csr|import|issue|...
 void AddTrustCommands(CLI::App& app, Selection& selection);      // trust add|list|remove|verify
 void AddTlsCommands(CLI::App& app, Selection& selection);        // tls connect|serve
+void AddAgentCommands(CLI::App& app, Selection& selection);      // status, leaf add|list|revoke
 
 }  // namespace edgetrust::cli

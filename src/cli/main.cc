@@ -52,6 +52,7 @@ int Run(int argc, char** argv) {
   AddCertCommands(app, selection);
   AddTrustCommands(app, selection);
   AddTlsCommands(app, selection);
+  AddAgentCommands(app, selection);
 
   try {
     app.parse(argc, argv);
