@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "bench_table.h"
-#include "gateway_rig.h"
+#include "../test/gateway_rig.h"  // not on the include path: test/mosquitto.h would hide <mosquitto.h>
 #include "mqtt/client.h"
 #include "mqtt/tls_stream.h"
 
@@ -417,10 +417,10 @@ int main(int argc, char** argv) {
   Table table({"path", "msgs/s (max)", "p50 ms @rate", "p99 ms @rate", "peak RSS MB", "durable"});
   table.Add({"edgetrust-agent", cell(agent_tp, agent_tp.msgs_per_s, 0),
              cell(agent_rate, agent_rate.p50_ms, 2), cell(agent_rate, agent_rate.p99_ms, 2),
-             Fixed(agent_rss_kb / 1024.0, 1), "yes (fsync per group commit)"});
+             Fixed(static_cast<double>(agent_rss_kb) / 1024.0, 1), "yes (fsync per group commit)"});
   table.Add({"mosquitto bridge", cell(bridge_tp, bridge_tp.msgs_per_s, 0),
              cell(bridge_rate, bridge_rate.p50_ms, 2), cell(bridge_rate, bridge_rate.p99_ms, 2),
-             Fixed(bridge_rss_kb / 1024.0, 1), "no (memory)"});
+             Fixed(static_cast<double>(bridge_rss_kb) / 1024.0, 1), "no (memory)"});
   table.Print();
   for (const auto* r : {&agent_tp, &bridge_tp, &agent_rate, &bridge_rate}) {
     if (!r->ok) std::printf("error: %s\n", r->error.c_str());
@@ -434,7 +434,7 @@ int main(int argc, char** argv) {
   goals.Add({"p99 at " + std::to_string(o.rate) + " msgs/s", "<= 50 ms",
              Fixed(agent_rate.p99_ms, 2), verdict(agent_rate.ok && agent_rate.p99_ms <= 50)});
   goals.Add({"vs mosquitto bridge", ">= 0.8x", Fixed(ratio, 2), verdict(ratio >= 0.8)});
-  goals.Add({"agent peak RSS", "<= 20 MB", Fixed(agent_rss_kb / 1024.0, 1),
+  goals.Add({"agent peak RSS", "<= 20 MB", Fixed(static_cast<double>(agent_rss_kb) / 1024.0, 1),
              verdict(agent_rss_kb > 0 && agent_rss_kb <= 20 * 1024)});
   goals.Print();
   Metric("gateway_agent_msgs_per_s", agent_tp.msgs_per_s, 0);
@@ -444,8 +444,8 @@ int main(int argc, char** argv) {
   Metric("gateway_agent_p99_ms", agent_rate.p99_ms, 2);
   Metric("gateway_bridge_p50_ms", bridge_rate.p50_ms, 2);
   Metric("gateway_bridge_p99_ms", bridge_rate.p99_ms, 2);
-  Metric("gateway_agent_rss_mb", agent_rss_kb / 1024.0, 1);
-  Metric("gateway_bridge_rss_mb", bridge_rss_kb / 1024.0, 1);
+  Metric("gateway_agent_rss_mb", static_cast<double>(agent_rss_kb) / 1024.0, 1);
+  Metric("gateway_bridge_rss_mb", static_cast<double>(bridge_rss_kb) / 1024.0, 1);
   for (SSL_CTX* c : to_agent) SSL_CTX_free(c);
   for (SSL_CTX* c : to_bridge) SSL_CTX_free(c);
   const bool all_ok = agent_tp.ok && bridge_tp.ok && agent_rate.ok && bridge_rate.ok;
