@@ -70,7 +70,9 @@ TEST(Envelope, OtherPayloadsGoInBase64) {
   const std::vector<std::string> payloads = {
       "",           "plain text", "{\"unterminated\": ", "{} {}", "\x01\x02\xff\xfe",
       std::string("\0\0\0", 3), "{\"k\":\"\xff\"}",  // a JSON shape with invalid UTF-8
-      "NaN",        "[1,]",       std::string(1000, '['), "a", "ab", "abc", "abcd"};
+      "NaN",        "[1,]",       std::string(1000, '['), "a", "ab", "abc", "abcd",
+      // A NUL ends nlohmann's input: what follows it must not slip into the envelope.
+      std::string("7777\0garbage", 12), std::string("{}\0", 3), std::string("\0", 1)};
   for (const auto& payload : payloads) {
     EXPECT_FALSE(IsJsonDocument(payload)) << payload;
     const std::string e = Envelope(Message("s", 9, "raw", payload));

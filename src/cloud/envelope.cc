@@ -46,6 +46,9 @@ void AppendInteger(T value, std::string& out) {
 }  // namespace
 
 bool IsJsonDocument(std::string_view payload) {
+  // nlohmann's lexer takes a NUL byte for the end of its input ("1\0garbage" would pass), and
+  // no JSON text holds one: refuse it first.
+  if (payload.find('\0') != std::string_view::npos) return false;
   try {
     // SAX-based validation: no DOM is built, and nesting depth only costs a bit per level.
     return nlohmann::json::accept(payload);
