@@ -5,7 +5,10 @@
 // certificates, and Python's paho-mqtt is the cloud application that receives the telemetry
 // (mosquitto_pub sends the commands). The message source is an in-memory one: that is the link's
 // own seam, the durable queue implements the same interface.
+#include "cloud/cloud_link.h"
+
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -21,12 +24,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -34,7 +37,6 @@
 #include <vector>
 
 #include "child_process.h"
-#include "cloud/cloud_link.h"
 #include "cloud/profile.h"
 #include "edgetrust/client.h"
 #include "harness.h"
@@ -232,10 +234,10 @@ class CloudApp {
   // Connects, subscribes to `filter` at QoS 1, and returns once the broker acknowledged it.
   // `persistent`: MQTT 3.1.1 clean session off, so the broker queues messages while it is away.
   bool Start(int port, int version, const std::string& filter, bool persistent = false) {
-    return process_.Start({kPython, "-u", "-c", kSubscriber, "127.0.0.1", std::to_string(port),
-                           std::to_string(version), filter, out_, client_id_,
-                           persistent ? "0" : "1"},
-                          log_) &&
+    return process_.Start(
+               {kPython, "-u", "-c", kSubscriber, "127.0.0.1", std::to_string(port),
+                std::to_string(version), filter, out_, client_id_, persistent ? "0" : "1"},
+               log_) &&
            process_.WaitForOutput("subscribed", 60s);
   }
   // Every complete line written so far.
@@ -439,11 +441,11 @@ class CloudLinkTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   void MakeCa(const std::string& name) {
-    ASSERT_NO_FATAL_FAILURE(Openssl(
-        {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", F(name + ".key"), "-out", F(name + ".pem"), "-subj", "/CN=" + name, "-days",
-         "30", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-         "keyUsage=critical,keyCertSign,cRLSign"}));
+    ASSERT_NO_FATAL_FAILURE(
+        Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", F(name + ".key"), "-out", F(name + ".pem"), "-subj", "/CN=" + name,
+                 "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                 "keyUsage=critical,keyCertSign,cRLSign"}));
   }
   // A TLS server certificate from `ca` with subjectAltName `san`; key and certificate are made
   // readable by the broker's user.
@@ -452,14 +454,13 @@ class CloudLinkTest : public ::testing::Test {
               "[v3]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
               "extendedKeyUsage=serverAuth\nsubjectAltName=" +
                   san + "\n");
-    ASSERT_NO_FATAL_FAILURE(Openssl({"req", "-new", "-newkey", "ec", "-pkeyopt",
-                                     "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                                     F(name + ".key"), "-out", F(name + ".csr"), "-subj",
-                                     "/CN=" + name}));
-    ASSERT_NO_FATAL_FAILURE(Openssl({"x509", "-req", "-in", F(name + ".csr"), "-CA",
-                                     F(ca + ".pem"), "-CAkey", F(ca + ".key"), "-CAcreateserial",
-                                     "-days", "30", "-extfile", F(name + ".ext"), "-extensions",
-                                     "v3", "-out", F(name + ".pem")}));
+    ASSERT_NO_FATAL_FAILURE(
+        Openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", F(name + ".key"), "-out", F(name + ".csr"), "-subj", "/CN=" + name}));
+    ASSERT_NO_FATAL_FAILURE(
+        Openssl({"x509", "-req", "-in", F(name + ".csr"), "-CA", F(ca + ".pem"), "-CAkey",
+                 F(ca + ".key"), "-CAcreateserial", "-days", "30", "-extfile", F(name + ".ext"),
+                 "-extensions", "v3", "-out", F(name + ".pem")}));
     ::chmod(F(name + ".key").c_str(), 0644);
     ::chmod(F(name + ".pem").c_str(), 0644);
   }
@@ -517,12 +518,11 @@ class CloudLinkTest : public ::testing::Test {
   }
 
   void StartLink(CloudOptions options) {
-    auto link = CloudLink::Create(std::move(options), source_,
-                                  [this](std::string leaf, std::string sub, std::string body) {
-                                    std::lock_guard<std::mutex> lock(commands_mu_);
-                                    commands_.push_back(
-                                        Command{std::move(leaf), std::move(sub), std::move(body)});
-                                  });
+    auto link = CloudLink::Create(
+        std::move(options), source_, [this](std::string leaf, std::string sub, std::string body) {
+          std::lock_guard<std::mutex> lock(commands_mu_);
+          commands_.push_back(Command{std::move(leaf), std::move(sub), std::move(body)});
+        });
     ASSERT_TRUE(link.ok()) << link.status().ToString();
     link_ = std::move(link).value();
     ASSERT_TRUE(link_->Start().ok());
@@ -563,9 +563,11 @@ struct Flavour {
   int version;
   std::string profile;
 };
+void PrintTo(const Flavour& f, std::ostream* os) {
+  *os << "MQTT " << (f.version == 5 ? "5" : "3.1.1") << ", " << f.profile;
+}
 
-class CloudLinkFlavourTest : public CloudLinkTest,
-                             public ::testing::WithParamInterface<Flavour> {};
+class CloudLinkFlavourTest : public CloudLinkTest, public ::testing::WithParamInterface<Flavour> {};
 
 TEST_P(CloudLinkFlavourTest, MessagesArriveByteExactInTheEnvelope) {
   const Flavour f = GetParam();
@@ -631,9 +633,8 @@ TEST_P(CloudLinkFlavourTest, MessagesArriveByteExactInTheEnvelope) {
   EXPECT_EQ(s.inflight, 0u);
   EXPECT_EQ(s.connects_total, 1u);
   EXPECT_EQ(s.tls_version, "TLSv1.3");
-  EXPECT_NE(logs_.Find({"event=cloud-connected", "broker=127.0.0.1:" +
-                                                     std::to_string(broker_->port(0)),
-                        "tls=TLSv1.3"}),
+  EXPECT_NE(logs_.Find({"event=cloud-connected",
+                        "broker=127.0.0.1:" + std::to_string(broker_->port(0)), "tls=TLSv1.3"}),
             "")
       << Diagnostics();
   // The broker saw the gateway's certificate (verified against the device CA).
@@ -664,8 +665,8 @@ TEST_F(CloudLinkTest, BrokerOutageLosesNothingAndAcknowledgedMessagesLeaveTheSou
   const std::string db = F("broker-db");
   ::mkdir(db.c_str(), 0777);
   ::chmod(db.c_str(), 0777);
-  ASSERT_NO_FATAL_FAILURE(
-      StartBroker("broker", "device-ca.pem", {"persistence true", "persistence_location " + db + "/"}));
+  ASSERT_NO_FATAL_FAILURE(StartBroker("broker", "device-ca.pem",
+                                      {"persistence true", "persistence_location " + db + "/"}));
   CloudApp app(dir_, "cloud-app");
   ASSERT_TRUE(app.Start(broker_->port(1), 4, "gateways/#", /*persistent=*/true)) << app.log();
 
@@ -727,9 +728,8 @@ TEST_F(CloudLinkTest, UnacknowledgedMessagesGoBackWhenTheBrokerDies) {
   const pid_t broker_pid = PidListeningOn(broker_->port(1));
   ASSERT_GT(broker_pid, 0);
   ASSERT_EQ(::kill(broker_pid, SIGSTOP), 0);
-  ASSERT_TRUE(WaitFor([&] {
-    return LinkNow().inflight == 32 && source_.counts().inflight == 32;
-  })) << Diagnostics();
+  ASSERT_TRUE(WaitFor([&] { return LinkNow().inflight == 32 && source_.counts().inflight == 32; }))
+      << Diagnostics();
   MemorySource::Counts c = source_.counts();
   EXPECT_LT(c.acked, 1000u);
 
@@ -763,11 +763,11 @@ TEST_F(CloudLinkTest, BrokerOfAnotherCaIsRefusedWithTheVerifyReason) {
             "certificate verify failed: unable to get local issuer certificate (depth 0, "
             "/CN=stranger-broker)");
   EXPECT_EQ(s.connects_total, 0u);
-  EXPECT_NE(logs_.Find({"event=cloud-refused", "broker=127.0.0.1:" +
-                                                   std::to_string(broker_->port(0)),
-                        "reason=\"certificate verify failed: unable to get local issuer "
-                        "certificate"}),
-            "")
+  EXPECT_NE(
+      logs_.Find({"event=cloud-refused", "broker=127.0.0.1:" + std::to_string(broker_->port(0)),
+                  "reason=\"certificate verify failed: unable to get local issuer "
+                  "certificate"}),
+      "")
       << Diagnostics();
   link_->Stop();
   const MemorySource::Counts c = source_.counts();
@@ -814,31 +814,33 @@ TEST_F(CloudLinkTest, BrokerRefusingTheGatewayCertificateIsReported) {
   ASSERT_EQ(SSL_CTX_set_max_proto_version(tls12.ssl_ctx, TLS1_2_VERSION), 1);
   ASSERT_NO_FATAL_FAILURE(StartLink(std::move(tls12)));
   ASSERT_TRUE(WaitFor([&] { return !LinkNow().last_error.empty(); })) << Diagnostics();
-  EXPECT_EQ(LinkNow().last_error, "TLS handshake failed: tlsv1 alert unknown ca");
+  // Its alert, unless it reset the connection before the alert left (then our reason says so).
+  std::string error = LinkNow().last_error;
+  EXPECT_TRUE(error == "TLS handshake failed: tlsv1 alert unknown ca" ||
+              error.rfind("the broker ended the TLS handshake (", 0) == 0)
+      << error;
   EXPECT_EQ(LinkNow().connects_total, 0u);
-  EXPECT_NE(logs_.Find({"event=cloud-refused", "reason=\"TLS handshake failed: tlsv1 alert"}), "")
-      << Diagnostics();
+  EXPECT_NE(logs_.Find({"event=cloud-refused", "reason=\"" + error}), "") << Diagnostics();
   link_.reset();
 
   // In TLS 1.3 the refusal comes after our side of the handshake: the alert, or only a reset.
   ASSERT_NO_FATAL_FAILURE(StartBroker("broker", "stranger.pem"));
   ASSERT_NO_FATAL_FAILURE(StartLink(Options(4, "generic", broker_->port(0))));
   ASSERT_TRUE(WaitFor([&] { return !LinkNow().last_error.empty(); })) << Diagnostics();
-  const std::string error = LinkNow().last_error;
+  error = LinkNow().last_error;
   EXPECT_TRUE(error == "TLS handshake failed: tlsv1 alert unknown ca" ||
               Contains(error, "after the TLS handshake, before CONNACK"))
       << error;
   EXPECT_EQ(LinkNow().connects_total, 0u);
-  EXPECT_NE(logs_.Find({"event=cloud-refused", "broker=127.0.0.1:" +
-                                                   std::to_string(broker_->port(0))}),
-            "")
+  EXPECT_NE(
+      logs_.Find({"event=cloud-refused", "broker=127.0.0.1:" + std::to_string(broker_->port(0))}),
+      "")
       << Diagnostics();
 }
 
 // ---- commands ----
 
-class CloudLinkCommandTest : public CloudLinkTest,
-                             public ::testing::WithParamInterface<Flavour> {};
+class CloudLinkCommandTest : public CloudLinkTest, public ::testing::WithParamInterface<Flavour> {};
 
 TEST_P(CloudLinkCommandTest, CommandsReachTheHandlerWithTheRightLeaf) {
   const Flavour f = GetParam();
@@ -856,11 +858,12 @@ TEST_P(CloudLinkCommandTest, CommandsReachTheHandlerWithTheRightLeaf) {
   };
   std::vector<Published> published;
   if (azure) {
-    published.push_back({prefix + "%24.to=%2Fdevices%2Fgw-test%2Fmessages%2FdeviceBound", "no leaf"});
+    published.push_back(
+        {prefix + "%24.to=%2Fdevices%2Fgw-test%2Fmessages%2FdeviceBound", "no leaf"});
     published.push_back({prefix +
-                              "%24.to=%2Fdevices%2Fgw-test%2Fmessages%2FdeviceBound&leaf=sensor-1"
-                              "&subtopic=set%2Finterval",
-                          R"({"interval_s":5})"});
+                             "%24.to=%2Fdevices%2Fgw-test%2Fmessages%2FdeviceBound&leaf=sensor-1"
+                             "&subtopic=set%2Finterval",
+                         R"({"interval_s":5})"});
     published.push_back({prefix + "leaf=sensor-2", "reboot"});
   } else {
     published.push_back({prefix, "no leaf"});
@@ -868,9 +871,8 @@ TEST_P(CloudLinkCommandTest, CommandsReachTheHandlerWithTheRightLeaf) {
     published.push_back({prefix + "sensor-2", "reboot"});
   }
   for (const Published& p : published) {
-    auto r = RunCommand({"mosquitto_pub", "-h", "127.0.0.1", "-p",
-                         std::to_string(broker_->port(1)), "-q", "1", "-t", p.topic, "-m",
-                         p.payload});
+    auto r = RunCommand({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port(1)),
+                         "-q", "1", "-t", p.topic, "-m", p.payload});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   ASSERT_TRUE(WaitFor([&] { return Commands().size() >= 2; })) << Diagnostics();

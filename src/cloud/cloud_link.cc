@@ -137,8 +137,7 @@ Result<std::unique_ptr<CloudLink>> CloudLink::Create(CloudOptions options, Messa
   ET_ASSIGN_OR_RETURN(CompiledProfile profile,
                       CompiledProfile::Compile(options.profile, options.device_id));
   ET_RETURN_IF_ERROR(ConfigureServerCheck(options.ssl_ctx, options.server_name));
-  std::unique_ptr<CloudLink> link(
-      new CloudLink(std::move(options), source, std::move(on_command)));
+  std::unique_ptr<CloudLink> link(new CloudLink(std::move(options), source, std::move(on_command)));
   link->profile_ = std::move(profile);
   link->wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (link->wake_fd_ < 0) {
@@ -165,8 +164,7 @@ CloudLink::~CloudLink() {
 ::edgetrust::Status CloudLink::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (started_ || stopping_) {
-    return ::edgetrust::Status(ErrorCode::kFailedPrecondition,
-                               "the cloud link was started before");
+    return ::edgetrust::Status(ErrorCode::kFailedPrecondition, "the cloud link was started before");
   }
   started_ = true;
   InitMosquittoLibrary();
@@ -546,9 +544,10 @@ void CloudLink::FeedLoop() {
       if (!profile_.TelemetryTopic(m, p.topic)) {
         --fill_.size;
         undeliverable.push_back(m.id);
-        spdlog::error("event=cloud-dropped id={} leaf={} seq={} reason=\"the leaf or subtopic "
-                      "cannot be put into the topic layout\"",
-                      m.id, Quoted(m.leaf), m.seq);
+        spdlog::error(
+            "event=cloud-dropped id={} leaf={} seq={} reason=\"the leaf or subtopic "
+            "cannot be put into the topic layout\"",
+            m.id, Quoted(m.leaf), m.seq);
         continue;
       }
       BuildEnvelope(m, options_.device_id, p.payload);

@@ -55,9 +55,9 @@ namespace edgetrust::cloud {
 struct CloudOptions {
   std::string host;
   uint16_t port = 8883;
-  std::string server_name;  // the name the broker's certificate must carry; empty: host
-  std::string device_id;    // {device}, the envelope's "gateway"
-  int mqtt_version = 4;     // 4: MQTT 3.1.1, 5: MQTT 5
+  std::string server_name;     // the name the broker's certificate must carry; empty: host
+  std::string device_id;       // {device}, the envelope's "gateway"
+  int mqtt_version = 4;        // 4: MQTT 3.1.1, 5: MQTT 5
   uint16_t keep_alive_s = 30;  // also how long a connection attempt may take (5..65535)
   Profile profile;
   uint32_t max_inflight = 512;  // QoS 1 messages sent and not yet acknowledged (1..32768)
@@ -180,9 +180,9 @@ class CloudLink : private MqttEvents {
   bool connected_ = false;
   bool subscribe_pending_ = false;
   std::chrono::steady_clock::time_point connected_at_;
-  size_t freed_ = 0;       // acknowledged or dropped since the last FlushAcks
-  uint64_t acked_ = 0;     // acknowledged since the last FlushAcks
-  uint64_t dropped_ = 0;   // dropped since the last FlushAcks
+  size_t freed_ = 0;               // acknowledged or dropped since the last FlushAcks
+  uint64_t acked_ = 0;             // acknowledged since the last FlushAcks
+  uint64_t dropped_ = 0;           // dropped since the last FlushAcks
   std::vector<uint64_t> refused_;  // refused by the broker for now: to be returned
   std::string refusal_;            // why, for the session's end
 

@@ -68,9 +68,9 @@ TEST(Envelope, JsonPayloadIsSplicedVerbatim) {
 
 TEST(Envelope, OtherPayloadsGoInBase64) {
   const std::vector<std::string> payloads = {
-      "",           "plain text", "{\"unterminated\": ", "{} {}", "\x01\x02\xff\xfe",
+      "", "plain text", "{\"unterminated\": ", "{} {}", "\x01\x02\xff\xfe",
       std::string("\0\0\0", 3), "{\"k\":\"\xff\"}",  // a JSON shape with invalid UTF-8
-      "NaN",        "[1,]",       std::string(1000, '['), "a", "ab", "abc", "abcd",
+      "NaN", "[1,]", std::string(1000, '['), "a", "ab", "abc", "abcd",
       // A NUL ends nlohmann's input: what follows it must not slip into the envelope.
       std::string("7777\0garbage", 12), std::string("{}\0", 3), std::string("\0", 1)};
   for (const auto& payload : payloads) {
@@ -91,9 +91,8 @@ TEST(Envelope, DeepNestingIsValidatedWithoutRecursionTrouble) {
 }
 
 TEST(Envelope, NamesAreEscapedAndAlwaysValidUtf8) {
-  const OutboundMessage m =
-      Message("le\"af\\", 18446744073709551615ull, "a/b\n\t\x01 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
-              "{}", -5);
+  const OutboundMessage m = Message("le\"af\\", 18446744073709551615ull,
+                                    "a/b\n\t\x01 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "{}", -5);
   const std::string e = Envelope(m, "gw\xff");
   json j = json::parse(e);  // throws on invalid JSON or invalid UTF-8
   EXPECT_EQ(j["leaf"], "le\"af\\");
@@ -103,8 +102,8 @@ TEST(Envelope, NamesAreEscapedAndAlwaysValidUtf8) {
   EXPECT_EQ(j["gateway"], "gw\xef\xbf\xbd");
   EXPECT_NE(e.find("\\u0001"), std::string::npos) << e;
   // Overlong forms, surrogates, truncated sequences and bytes above U+10FFFF are replaced.
-  for (const std::string bad : {"\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80",
-                                "\x80", "\xf8\x88\x80\x80\x80"}) {
+  for (const std::string bad : {"\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80", "\x80",
+                                "\xf8\x88\x80\x80\x80"}) {
     std::string out;
     AppendJsonString(bad, out);
     json parsed = json::parse(out);
@@ -123,8 +122,8 @@ TEST(Envelope, BufferIsReused) {
 }
 
 TEST(TopicTemplate, ExpandsRawAndPercentEncoded) {
-  auto t = TopicTemplate::Compile("a/{device}/{leaf}/{subtopic}/{seq}", "t", kAllPlaceholders,
-                                  false);
+  auto t =
+      TopicTemplate::Compile("a/{device}/{leaf}/{subtopic}/{seq}", "t", kAllPlaceholders, false);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   std::string out;
   ASSERT_TRUE(t->Expand({"gw", "s-1", "x/y", 12}, false, out));
@@ -274,7 +273,7 @@ TEST(CommandTopic, Generic) {
   EXPECT_EQ(t->subtopic, "");
   for (const std::string& bad : std::vector<std::string>{
            "gateways/gw/commands", "gateways/other/commands/s/x", "gateways/gw/command/s/x",
-        "gateways/gw/commands//x", "", "/", "gateways/gw", std::string(70000, '/')}) {
+           "gateways/gw/commands//x", "", "/", "gateways/gw", std::string(70000, '/')}) {
     EXPECT_FALSE(c->ParseCommand(bad).ok()) << bad.substr(0, 60);
   }
   EXPECT_FALSE(c->ParseCommand("gateways/gw/commands/" + std::string(300, 'l') + "/x").ok());

@@ -17,8 +17,9 @@ const edgetrust::cloud::CompiledProfile& Compiled(bool azure) {
   using edgetrust::cloud::MakeProfile;
   static const CompiledProfile generic =
       std::move(CompiledProfile::Compile(*MakeProfile("generic", "gw", ""), "gw")).value();
-  static const CompiledProfile iot_hub = std::move(
-      CompiledProfile::Compile(*MakeProfile("azure-iot-hub", "gw", "hub.example"), "gw")).value();
+  static const CompiledProfile iot_hub =
+      std::move(CompiledProfile::Compile(*MakeProfile("azure-iot-hub", "gw", "hub.example"), "gw"))
+          .value();
   return azure ? iot_hub : generic;
 }
 
@@ -28,8 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool azure = (data[0] & 1) != 0;
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
-  const std::string prefix =
-      azure ? "devices/gw/messages/devicebound/" : "gateways/gw/commands/";
+  const std::string prefix = azure ? "devices/gw/messages/devicebound/" : "gateways/gw/commands/";
   auto target = Compiled(azure).ParseCommand(prefix + std::string(rest));
   if (target.ok() && target->leaf.empty()) __builtin_trap();
 

@@ -89,15 +89,14 @@ MqttClient::~MqttClient() {
 Result<std::unique_ptr<MqttClient>> MqttClient::Start(const MqttClientOptions& options,
                                                       MqttEvents& events) {
   InitMosquittoLibrary();
-  std::unique_ptr<MqttClient> c(new MqttClient(events, options.mqtt_version,
-                                               options.keep_alive_s));
+  std::unique_ptr<MqttClient> c(new MqttClient(events, options.mqtt_version, options.keep_alive_s));
   c->mosq_ = mosquitto_new(options.client_id.c_str(), options.clean_session, c.get());
   if (c->mosq_ == nullptr) {
     return Status(ErrorCode::kResourceExhausted, "mosquitto_new: " + ErrnoText(errno));
   }
   struct mosquitto* m = c->mosq_;
-  int rc = mosquitto_int_option(
-      m, MOSQ_OPT_PROTOCOL_VERSION, options.mqtt_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+  int rc = mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
+                                options.mqtt_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
   if (rc != MOSQ_ERR_SUCCESS) return OptionError("protocol version", rc);
   rc = mosquitto_void_option(m, MOSQ_OPT_SSL_CTX, options.ssl_ctx);
   if (rc != MOSQ_ERR_SUCCESS) return OptionError("SSL_CTX", rc);
@@ -299,6 +298,12 @@ void MqttClient::Fail(int rc, int saved_errno) {
     Close(CloseKind::kTlsRefused, "TLS handshake failed: " + tls_error_);
   } else if (rc == MOSQ_ERR_TLS) {
     Close(CloseKind::kTlsRefused, "TLS handshake failed");
+  } else if (handshake_.server_answered() && !handshake_.handshake_done()) {
+    // The broker speaks TLS but ended the handshake without an alert we could read: its alert
+    // can be lost when it resets the connection right after sending it.
+    Close(CloseKind::kTlsRefused, "the broker ended the TLS handshake (" +
+                                      MosquittoErrorText(rc, saved_errno) +
+                                      "); a broker refusing the gateway's certificate does this");
   } else if (handshake_.handshake_done()) {
     // In TLS 1.3 the broker checks our certificate after our side of the handshake is done; when
     // it refuses it, its alert and our CONNECT cross, and we often see only a reset.
@@ -368,9 +373,8 @@ void MqttClient::OnMessageArrived(struct mosquitto* /*mosq*/, void* self,
   Guarded("message", [&] {
     if (message == nullptr || message->topic == nullptr || message->payloadlen < 0) return;
     static_cast<MqttClient*>(self)->events_.OnMessage(
-        message->topic,
-        std::string_view(static_cast<const char*>(message->payload),
-                         static_cast<size_t>(message->payloadlen)));
+        message->topic, std::string_view(static_cast<const char*>(message->payload),
+                                         static_cast<size_t>(message->payloadlen)));
   });
 }
 

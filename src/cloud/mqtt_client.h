@@ -54,9 +54,9 @@ struct MqttClientOptions {
   uint16_t keep_alive_s = 30;
   bool clean_session = true;
   std::string client_id;
-  std::string username;                  // empty: none
+  std::string username;                   // empty: none
   const SecretBytes* password = nullptr;  // borrowed for Start(); none when null
-  SSL_CTX* ssl_ctx = nullptr;            // borrowed; libmosquitto holds a reference
+  SSL_CTX* ssl_ctx = nullptr;             // borrowed; libmosquitto holds a reference
   uint32_t max_inflight = 512;
 };
 
@@ -73,9 +73,9 @@ enum class CloseKind {
 class MqttEvents {
  public:
   virtual ~MqttEvents() = default;
-  virtual void OnConnected() = 0;                               // CONNACK accepted
-  virtual void OnPuback(uint16_t mid, int reason_code) = 0;     // MQTT 5 reason, 0 in 3.1.1
-  virtual void OnSubscribed(int granted_qos) = 0;               // 0x80: refused
+  virtual void OnConnected() = 0;                            // CONNACK accepted
+  virtual void OnPuback(uint16_t mid, int reason_code) = 0;  // MQTT 5 reason, 0 in 3.1.1
+  virtual void OnSubscribed(int granted_qos) = 0;            // 0x80: refused
   virtual void OnMessage(std::string_view topic, std::string_view payload) = 0;
 };
 
@@ -144,8 +144,8 @@ class MqttClient {
   bool disconnect_requested_ = false;
   CloseKind close_kind_ = CloseKind::kUnreachable;
   std::string close_reason_;
-  std::string tls_error_;      // first OpenSSL error libmosquitto logged before CONNACK
-  HandshakeScope handshake_;   // why the handshake failed (verification, socket), this thread
+  std::string tls_error_;     // first OpenSSL error libmosquitto logged before CONNACK
+  HandshakeScope handshake_;  // why the handshake failed (verification, socket), this thread
 };
 
 // mosquitto_lib_init, once per process.

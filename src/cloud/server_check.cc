@@ -58,6 +58,9 @@ void InfoAndRecord(const SSL* ssl, int where, int ret) {
   if (HandshakeScope* scope = HandshakeScope::Current(); scope != nullptr) {
     if ((where & SSL_CB_EXIT) != 0 && ret < 0) scope->RecordSocketError(saved);
     if ((where & SSL_CB_HANDSHAKE_DONE) != 0) scope->RecordHandshakeDone();
+    if ((where & SSL_CB_LOOP) != 0 && SSL_get_state(ssl) == TLS_ST_CR_SRVR_HELLO) {
+      scope->RecordServerAnswered();
+    }
   }
   const auto* chained =
       static_cast<const Chained*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ChainIndex()));

@@ -10,8 +10,8 @@
 // failed) keeps running; ours wraps it and also records, for the thread doing the handshake, why
 // the server was refused in OpenSSL's words, because libmosquitto frees the SSL before it reports
 // the failure. An info callback records the socket error a failed handshake write met (a connect
-// refused at once surfaces there, and libmosquitto drops that errno) and whether the handshake
-// completed.
+// refused at once surfaces there, and libmosquitto drops that errno), whether the server
+// answered and whether the handshake completed.
 //
 // Ownership: the context stays the caller's; it is changed in place, so one context serves one
 // server name (give each link its own). Thread safety: ConfigureServerCheck before the context is
@@ -46,11 +46,14 @@ class HandshakeScope {
   int socket_error() const { return socket_error_; }
   // Whether a handshake completed on this thread.
   bool handshake_done() const { return handshake_done_; }
+  // Whether a server answered a handshake on this thread (its ServerHello was read).
+  bool server_answered() const { return server_answered_; }
 
   // Called by the context's callbacks: the first of each is kept.
   void RecordVerifyFailure(std::string text);
   void RecordSocketError(int e);
   void RecordHandshakeDone() { handshake_done_ = true; }
+  void RecordServerAnswered() { server_answered_ = true; }
   // The scope of this thread, or null.
   static HandshakeScope* Current();
 
@@ -58,6 +61,7 @@ class HandshakeScope {
   std::string verify_failure_;
   int socket_error_ = 0;
   bool handshake_done_ = false;
+  bool server_answered_ = false;
   HandshakeScope* previous_;
 };
 

@@ -81,8 +81,7 @@ Result<TopicTemplate> TopicTemplate::Compile(std::string_view text, std::string_
   return t;
 }
 
-bool TopicTemplate::Expand(const TopicValues& values, bool percent_encode,
-                           std::string& out) const {
+bool TopicTemplate::Expand(const TopicValues& values, bool percent_encode, std::string& out) const {
   out.clear();
   char seq_buf[24];
   for (const Part& p : parts_) {
@@ -122,8 +121,7 @@ void AppendPercentEncoded(std::string_view s, std::string& out) {
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                            c == '~';
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
     if (unreserved) {
       out.push_back(ch);
     } else {

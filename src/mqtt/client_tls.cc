@@ -62,7 +62,8 @@ Status Internal(const std::string& what) {
 }  // namespace
 
 Result<SecretBytes> ReadSecretFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO in place of a key file must not hang the caller.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     return Status(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError,
@@ -74,6 +75,7 @@ Result<SecretBytes> ReadSecretFile(const std::string& path) {
     ::close(fd);
     return Status(ErrorCode::kInvalidArgument, path + ": not a regular file of at most 1 MiB");
   }
+  ::fcntl(fd, F_SETFL, 0);  // a regular file: plain blocking reads
   SecretBytes data(static_cast<size_t>(st.st_size));
   size_t done = 0;
   while (done < data.size()) {
