@@ -20,6 +20,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/utf8.h"
 #include "edgetrust/secret.h"
 #include "edgetrust/status.h"
 
@@ -75,9 +76,8 @@ void Put(const Item& map, const Item& key, const Item& value);
 // The encoding of `item` (definite lengths and the heads libcbor writes for the item widths).
 Bytes Serialize(const Item& item);
 
-// True when `text` is well-formed UTF-8 (RFC 3629: no overlongs, surrogates or values past
-// U+10FFFF), as a CBOR text string must be.
-bool IsValidUtf8(std::string_view text);
+// A CBOR text string must be well-formed UTF-8 (common/utf8.h).
+using ::edgetrust::IsValidUtf8;
 
 enum class Kind {
   kUint,
