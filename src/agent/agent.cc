@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 
+#include "agent/control_protocol.h"
 #include "agent/enroller.h"
 #include "agent/leaf_hub.h"
 #include "agent/leaf_registry.h"
@@ -38,8 +40,6 @@ std::string Iso8601(int64_t t) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-nlohmann::json Error(const Status& st) { return {{"ok", false}, {"error", st.ToString()}}; }
 
 Status MakeDir(const std::string& path, mode_t mode) {
   if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return Status::Ok();
@@ -195,12 +195,45 @@ void Agent::OnCommand(std::string leaf, std::string subtopic, std::string payloa
 }
 
 nlohmann::json Agent::Handle(const nlohmann::json& request, const PeerCred& /*peer*/) {
-  const std::string op = request.value("op", "");
-  if (op == "status") return Status_();
-  if (op == "leaf-add") return LeafAdd(request);
-  if (op == "leaf-list") return LeafList();
-  if (op == "leaf-revoke") return LeafRevoke(request);
-  return Error(Status(ErrorCode::kInvalidArgument, "unknown op \"" + op + "\""));
+  // The control server has validated the request already; parsing it again gives its fields.
+  auto parsed = ParseControlRequest(request);
+  if (!parsed.ok()) return ErrorResponse(parsed.status());
+  if (parsed->op == ControlOp::kStatus) return Status_();
+  return LeafRequest(*parsed);
+}
+
+nlohmann::json Agent::LeafRequest(const ControlRequest& request) {
+  PskDeriver psk_for;
+  if (config_.leaf_hub.psk) {
+    psk_for = [this](std::string_view name, int64_t created_ms) -> Result<SecretBytes> {
+      ET_ASSIGN_OR_RETURN(auto client, Client::Connect(config_.agent.sd_socket));
+      return DeriveLeafPsk(*client, name, created_ms);
+    };
+  }
+  nlohmann::json response = HandleLeafRequest(*registry_, request, NowMs(), psk_for);
+  if (!response.value("ok", false)) return response;
+  switch (request.op) {
+    case ControlOp::kLeafAdd:
+      spdlog::info("event=leaf-added leaf={} auth={}", request.name,
+                   LeafRegistry::AuthName(request.auth));
+      break;
+    case ControlOp::kLeafRevoke:
+      spdlog::warn("event=leaf-revoked leaf={}", request.name);
+      if (hub_) hub_->Disconnect(request.name, "revoked");
+      break;
+    case ControlOp::kLeafList:
+      if (hub_ && response.contains("leaves")) {
+        std::set<std::string> connected;
+        for (const auto& c : hub_->Connected()) connected.insert(c.name);
+        for (auto& leaf : response["leaves"]) {
+          leaf["connected"] = connected.count(leaf.value("name", "")) > 0;
+        }
+      }
+      break;
+    case ControlOp::kStatus:
+      break;
+  }
+  return response;
 }
 
 nlohmann::json Agent::Status_() {
@@ -268,118 +301,35 @@ nlohmann::json Agent::Status_() {
   return out;
 }
 
-nlohmann::json Agent::LeafAdd(const nlohmann::json& request) {
-  const std::string name = request.value("name", "");
-  const std::string auth = request.value("auth", "enrollment");
-  const int64_t now = NowMs();
-  if (auth == "enrollment") {
-    const int64_t ttl_s = request.value("ttl_s", int64_t{86400});
-    auto token = registry_->AddEnrollment(name, ttl_s * 1000, now);
-    if (!token.ok()) return Error(token.status());
-    spdlog::info("event=leaf-added leaf={} auth=enrollment ttl_s={}", name, ttl_s);
-    return {{"ok", true}, {"name", name}, {"auth", auth}, {"token", token.value()},
-            {"token_expires_ms", now + ttl_s * 1000}};
-  }
-  if (auth == "psk") {
-    if (!config_.leaf_hub.psk) {
-      return Error(Status(ErrorCode::kFailedPrecondition, "leaf_hub.psk is off in the config"));
-    }
-    Status st = registry_->AddPsk(name, now);
-    if (!st.ok()) return Error(st);
-    auto record = registry_->Get(name);
-    if (!record.ok()) return Error(record.status());
-    auto client = Client::Connect(config_.agent.sd_socket);
-    if (!client.ok()) return Error(client.status());
-    auto psk = DeriveLeafPsk(**client, name, record->created_ms);
-    if (!psk.ok()) return Error(psk.status());
-    spdlog::info("event=leaf-added leaf={} auth=psk", name);
-    return {{"ok", true}, {"name", name}, {"auth", auth}, {"psk", HexEncode(psk->view())}};
-  }
-  if (auth == "certificate") {
-    Status st = registry_->AddCertificate(name, now);
-    if (!st.ok()) return Error(st);
-    spdlog::info("event=leaf-added leaf={} auth=certificate", name);
-    return {{"ok", true}, {"name", name}, {"auth", auth}};
-  }
-  return Error(Status(ErrorCode::kInvalidArgument, "auth must be enrollment, psk or certificate"));
-}
-
-nlohmann::json Agent::LeafList() {
-  std::map<std::string, ConnectedLeaf> connected;
-  if (hub_) {
-    for (auto& c : hub_->Connected()) connected[c.name] = c;
-  }
-  nlohmann::json leaves = nlohmann::json::array();
-  for (const auto& r : registry_->List()) {
-    nlohmann::json j = {{"name", r.name},
-                        {"auth", std::string(LeafRegistry::AuthName(r.auth))},
-                        {"state", std::string(LeafRegistry::StateName(r.state))},
-                        {"created_ms", r.created_ms},
-                        {"enrolled_ms", r.enrolled_ms},
-                        {"revoked_ms", r.revoked_ms},
-                        {"connected", connected.count(r.name) > 0}};
-    if (r.state == LeafState::kPending) j["token_expires_ms"] = r.token_expires_ms;
-    leaves.push_back(std::move(j));
-  }
-  return {{"ok", true}, {"leaves", leaves}};
-}
-
-nlohmann::json Agent::LeafRevoke(const nlohmann::json& request) {
-  const std::string name = request.value("name", "");
-  Status st = registry_->Revoke(name, NowMs());
-  if (!st.ok()) return Error(st);
-  spdlog::warn("event=leaf-revoked leaf={}", name);
-  if (hub_) hub_->Disconnect(name, "revoked");
-  return {{"ok", true}, {"name", name}};
-}
-
 std::string Agent::RenderMetrics() {
-  std::string out;
-  auto metric = [&out](const char* name, const char* type, const char* help, auto value,
-                       const std::string& labels = "") {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    out += std::string(name) + labels + " " + std::to_string(value) + "\n";
-  };
+  // What the status answer carries (the list in docs/leaves.md), then the parts' own counters.
+  MetricsText m;
+  AppendStatusMetrics(m, Status_());
   const store::QueueStats qs = queue_->Stats();
-  metric("edgetrust_queue_depth", "gauge", "Messages stored and not yet acknowledged by the cloud.",
-         qs.depth);
-  metric("edgetrust_queue_bytes", "gauge", "Payload bytes in the queue.", qs.bytes);
-  metric("edgetrust_queue_oldest_age_seconds", "gauge", "Age of the oldest queued message.",
-         qs.oldest_received_ms == 0 ? 0.0 : static_cast<double>(NowMs() - qs.oldest_received_ms) / 1000.0);
-  metric("edgetrust_queue_appended_total", "counter", "Messages made durable.", qs.appended_total);
-  metric("edgetrust_queue_acked_total", "counter", "Messages acknowledged by the cloud.",
-         qs.acked_total);
-  metric("edgetrust_queue_dropped_total", "counter",
-         "Messages dropped because the queue was full (policy drop-oldest).", qs.dropped_total);
-  metric("edgetrust_queue_rejected_total", "counter",
-         "Messages refused because the queue was full (policy reject-new).", qs.rejected_total);
-  metric("edgetrust_queue_commits_total", "counter", "Group commits (one fsync each).",
-         qs.commits_total);
-  metric("edgetrust_queue_commit_seconds_total", "counter", "Time spent committing.",
-         qs.commit_seconds_total);
+  m.Counter("edgetrust_queue_appended_total", "Messages made durable.",
+            static_cast<double>(qs.appended_total));
+  m.Counter("edgetrust_queue_acked_total", "Messages acknowledged by the cloud.",
+            static_cast<double>(qs.acked_total));
+  m.Counter("edgetrust_queue_commits_total", "Group commits (one fsync each).",
+            static_cast<double>(qs.commits_total));
+  m.Counter("edgetrust_queue_commit_seconds_total", "Time spent committing.",
+            qs.commit_seconds_total);
   if (cloud_) {
-    const cloud::LinkStatus ls = cloud_->Status();
-    metric("edgetrust_cloud_connected", "gauge", "1 while the cloud link is up.",
-           ls.state == cloud::LinkState::kConnected ? 1 : 0);
-    metric("edgetrust_cloud_forwarded_total", "counter", "Messages acknowledged by the cloud.",
-           ls.forwarded_total);
-    metric("edgetrust_cloud_connects_total", "counter", "Connections to the cloud broker.",
-           ls.connects_total);
-    metric("edgetrust_cloud_inflight", "gauge", "Messages sent and not yet acknowledged.",
-           ls.inflight);
+    m.Counter("edgetrust_cloud_connects_total", "Connections to the cloud broker.",
+              static_cast<double>(cloud_->Status().connects_total));
   }
   if (hub_) {
     const HubStats hs = hub_->Stats();
-    metric("edgetrust_leaves_connected", "gauge", "Authenticated leaf connections.",
-           hub_->Connected().size());
-    metric("edgetrust_leaf_messages_total", "counter", "Leaf messages stored.", hs.received_total);
-    out += "# HELP edgetrust_leaf_refused_total Leaf connections or messages refused, by reason.\n"
-           "# TYPE edgetrust_leaf_refused_total counter\n";
+    m.Counter("edgetrust_leaf_messages_total", "Leaf messages stored.",
+              static_cast<double>(hs.received_total));
+    m.Family("edgetrust_leaf_refused_total", MetricType::kCounter,
+             "Leaf connections or messages refused, by reason.");
     for (const auto& [reason, n] : hs.refused_total) {
-      out += "edgetrust_leaf_refused_total{reason=\"" + reason + "\"} " + std::to_string(n) + "\n";
+      m.Sample(static_cast<double>(n), {{"reason", reason}});
     }
   }
-  return out;
+  if (!m.status().ok()) spdlog::warn("event=metrics-error error=\"{}\"", m.status().ToString());
+  return m.text();
 }
 
 }  // namespace edgetrust::agent

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "agent/agent_config.h"
+#include "agent/control_protocol.h"
 #include "agent/control_server.h"
 #include "edgetrust/status.h"
 #include "identity/x509_ptr.h"
@@ -50,9 +51,9 @@ class Agent : public ControlHandler {
 
  private:
   nlohmann::json Status_();
-  nlohmann::json LeafAdd(const nlohmann::json& request);
-  nlohmann::json LeafList();
-  nlohmann::json LeafRevoke(const nlohmann::json& request);
+  // leaf-add, leaf-list, leaf-revoke: the registry's answer (control_protocol.h), plus what
+  // only the running agent knows (who is connected) and does (disconnecting a revoked leaf).
+  nlohmann::json LeafRequest(const ControlRequest& request);
   void OnCommand(std::string leaf, std::string subtopic, std::string payload);
 
   AgentConfig config_;
