@@ -145,7 +145,8 @@ bool GatewayRig::StartAgent(const std::string& config_text) {
     last_config_ = config_text.empty() ? AgentConfig() : config_text;
   }
   WriteText(File("agent.toml"), last_config_);
-  const size_t before = [&] {
+  // The log is appended to across restarts: this start is ready at one more event=ready.
+  auto ready_lines = [this] {
     const std::string log = AgentLog();
     size_t n = 0;
     for (size_t at = log.find("event=ready"); at != std::string::npos;
@@ -153,19 +154,14 @@ bool GatewayRig::StartAgent(const std::string& config_text) {
       ++n;
     }
     return n;
-  }();
+  };
+  const size_t before = ready_lines();
   if (!agent_.Start({AgentBinary(), "--config", File("agent.toml")}, File("agent.log"))) {
     return false;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
-    const std::string log = AgentLog();
-    size_t n = 0;
-    for (size_t at = log.find("event=ready"); at != std::string::npos;
-         at = log.find("event=ready", at + 1)) {
-      ++n;
-    }
-    if (n > before) return true;
+    if (ready_lines() > before) return true;
     if (!agent_.running()) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
