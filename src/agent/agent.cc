@@ -60,8 +60,7 @@ Status Agent::Start() {
   // The secure domain first: nothing works without it, and its absence is the likeliest problem.
   auto client_or = Client::Connect(a.sd_socket);
   if (!client_or.ok()) {
-    return Status(client_or.status().code(),
-                  "secure domain: " + client_or.status().message());
+    return Status(client_or.status().code(), "secure domain: " + client_or.status().message());
   }
   std::unique_ptr<Client> client = std::move(client_or).value();
   identity::SdKeyService keys(client.get(), a.sd_socket);
@@ -101,9 +100,9 @@ Status Agent::Start() {
     to.trust = identity::TrustPurpose::kCloud;
     ET_ASSIGN_OR_RETURN(cloud_ctx_, identity::BuildTlsContext(certs, keys, to));
     const CloudSection& c = config_.cloud;
-    ET_ASSIGN_OR_RETURN(cloud::Profile profile,
-                        cloud::MakeProfile(c.profile, device_id_, c.hub_host, c.telemetry_topic,
-                                           c.command_filter));
+    ET_ASSIGN_OR_RETURN(
+        cloud::Profile profile,
+        cloud::MakeProfile(c.profile, device_id_, c.hub_host, c.telemetry_topic, c.command_filter));
     cloud::CloudOptions co;
     co.host = c.host;
     co.port = c.port;
@@ -156,12 +155,12 @@ Status Agent::Start() {
   if (hub_) ET_RETURN_IF_ERROR(hub_->Start());
   ET_ASSIGN_OR_RETURN(control_, ControlServer::Start(a.control_socket, *this, ::getuid()));
   if (config_.metrics.enabled) {
-    ET_ASSIGN_OR_RETURN(metrics_,
-                        MetricsServer::Start(config_.metrics.listen, [this] { return RenderMetrics(); }));
+    ET_ASSIGN_OR_RETURN(
+        metrics_, MetricsServer::Start(config_.metrics.listen, [this] { return RenderMetrics(); }));
   }
   spdlog::info("event=ready device={} cloud={} leaf_hub={} hub_port={} control={} metrics={}",
-               device_id_, cloud_ ? config_.cloud.host + ":" + std::to_string(config_.cloud.port)
-                                  : "off",
+               device_id_,
+               cloud_ ? config_.cloud.host + ":" + std::to_string(config_.cloud.port) : "off",
                hub_ ? "on" : "off", hub_ ? hub_->port() : 0, a.control_socket,
                metrics_ ? config_.metrics.listen : "off");
   return Status::Ok();
@@ -189,8 +188,7 @@ void Agent::OnCommand(std::string leaf, std::string subtopic, std::string payloa
     spdlog::error("event=command-dropped leaf={} reason=\"{}\"", leaf, st.ToString());
     return;
   }
-  spdlog::info("event=command-queued leaf={} subtopic={} bytes={}", leaf, subtopic,
-               payload.size());
+  spdlog::info("event=command-queued leaf={} subtopic={} bytes={}", leaf, subtopic, payload.size());
   if (hub_) hub_->CommandsPending(leaf);
 }
 
@@ -255,11 +253,12 @@ nlohmann::json Agent::Status_() {
     out["cloud"] = {{"state", "disabled"}};
   }
   const store::QueueStats qs = queue_->Stats();
-  out["queue"] = {{"depth", qs.depth},
-                  {"bytes", qs.bytes},
-                  {"oldest_age_ms", qs.oldest_received_ms == 0 ? 0 : NowMs() - qs.oldest_received_ms},
-                  {"dropped_total", qs.dropped_total},
-                  {"rejected_total", qs.rejected_total}};
+  out["queue"] = {
+      {"depth", qs.depth},
+      {"bytes", qs.bytes},
+      {"oldest_age_ms", qs.oldest_received_ms == 0 ? 0 : NowMs() - qs.oldest_received_ms},
+      {"dropped_total", qs.dropped_total},
+      {"rejected_total", qs.rejected_total}};
   nlohmann::json connected = nlohmann::json::array();
   if (hub_) {
     for (const auto& c : hub_->Connected()) {
@@ -276,10 +275,8 @@ nlohmann::json Agent::Status_() {
     if (r.state == LeafState::kPending) ++pending;
     if (r.state == LeafState::kRevoked) ++revoked;
   }
-  out["leaves"] = {{"connected", connected},
-                   {"known", known},
-                   {"pending", pending},
-                   {"revoked", revoked}};
+  out["leaves"] = {
+      {"connected", connected}, {"known", known}, {"pending", pending}, {"revoked", revoked}};
   nlohmann::json certificates = nlohmann::json::array();
   auto store = identity::CertStore::Open(config_.agent.cert_dir, false);
   if (store.ok()) {

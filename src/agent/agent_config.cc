@@ -1,8 +1,9 @@
 #include "agent/agent_config.h"
 
+#include <toml++/toml.h>
+
 #include <functional>
 #include <map>
-#include <toml++/toml.h>
 
 #include "common/files.h"
 
@@ -122,8 +123,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view toml_text) {
   try {
     root = toml::parse(toml_text);
   } catch (const toml::parse_error& e) {
-    return Bad(std::string(e.description()) + " (line " +
-               std::to_string(e.source().begin.line) + ")");
+    return Bad(std::string(e.description()) + " (line " + std::to_string(e.source().begin.line) +
+               ")");
   } catch (const std::exception& e) {
     return Bad(e.what());
   }
@@ -169,22 +170,22 @@ Result<AgentConfig> ParseAgentConfig(std::string_view toml_text) {
         {"full_policy", OneOf(c.queue.full_policy, {"reject-new", "drop-oldest"})},
         {"quarantine_on_tamper", Bool(c.queue.quarantine_on_tamper)}}},
       {"metrics",
-       {{"enabled", Bool(c.metrics.enabled)},
-        {"listen", HostPort(metrics_host, metrics_port)}}},
+       {{"enabled", Bool(c.metrics.enabled)}, {"listen", HostPort(metrics_host, metrics_port)}}},
   };
   bool metrics_listen_set = false;
   for (const auto& [key, node] : root) {
     auto it = tables.find(key.str());
-    if (it == tables.end()) return Bad("unknown table [" + std::string(key.str()) + "]" + Line(node));
+    if (it == tables.end())
+      return Bad("unknown table [" + std::string(key.str()) + "]" + Line(node));
     const toml::table* t = node.as_table();
     if (t == nullptr) return Bad(std::string(key.str()) + " must be a table" + Line(node));
     ET_RETURN_IF_ERROR(ApplyTable(*t, std::string(key.str()), it->second));
     if (key.str() == "metrics" && t->contains("listen")) metrics_listen_set = true;
   }
   if (metrics_listen_set) {
-    c.metrics.listen = (metrics_host.find(':') != std::string::npos ? "[" + metrics_host + "]"
-                                                                    : metrics_host) +
-                       ":" + std::to_string(metrics_port);
+    c.metrics.listen =
+        (metrics_host.find(':') != std::string::npos ? "[" + metrics_host + "]" : metrics_host) +
+        ":" + std::to_string(metrics_port);
   }
   if (c.cloud.backoff_min_ms > c.cloud.backoff_max_ms) {
     return Bad("cloud.backoff_min_ms must not exceed cloud.backoff_max_ms");

@@ -49,7 +49,8 @@ Result<std::string> Enroller::Enroll(std::string_view name, std::string_view tok
 
   ET_ASSIGN_OR_RETURN(auto client, Client::Connect(options_.sd_socket));
   identity::SdKeyService keys(client.get(), options_.sd_socket);
-  ET_ASSIGN_OR_RETURN(identity::CertStore store, identity::CertStore::Open(options_.cert_dir, false));
+  ET_ASSIGN_OR_RETURN(identity::CertStore store,
+                      identity::CertStore::Open(options_.cert_dir, false));
   ET_ASSIGN_OR_RETURN(identity::Inventory inventory, store.LoadInventory());
   const int64_t now = now_ms / 1000;
   ET_ASSIGN_OR_RETURN(identity::LoadedCa ca,

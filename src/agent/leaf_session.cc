@@ -20,7 +20,7 @@
 namespace edgetrust::agent {
 namespace {
 
-constexpr size_t kMaxPacketsPerRead = 1024;      // bounds one batch (and one append)
+constexpr size_t kMaxPacketsPerRead = 1024;  // bounds one batch (and one append)
 constexpr size_t kMaxCommandsInFlight = 16;
 constexpr int kWriteTimeoutMs = 10000;
 constexpr std::string_view kEnrollCsrTopic = "$enroll/csr";
@@ -59,8 +59,7 @@ std::string OpensslErrors() {
   return out;
 }
 
-unsigned int PskCallback(SSL* ssl, const char* identity, unsigned char* psk,
-                         unsigned int max_len) {
+unsigned int PskCallback(SSL* ssl, const char* identity, unsigned char* psk, unsigned int max_len) {
   auto* session = static_cast<LeafSession*>(SSL_get_ex_data(ssl, LeafSession::SessionIndex()));
   if (session == nullptr || identity == nullptr) return 0;
   return session->ServePsk(identity, psk, max_len);
@@ -123,10 +122,7 @@ Status LeafHub::PrepareContext(SSL_CTX* ctx, bool psk) {
 }
 
 LeafSession::LeafSession(LeafHub& hub, int fd, std::string address)
-    : hub_(hub),
-      fd_(fd),
-      address_(std::move(address)),
-      decoder_(hub.options().max_packet_size) {
+    : hub_(hub), fd_(fd), address_(std::move(address)), decoder_(hub.options().max_packet_size) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
@@ -161,8 +157,7 @@ void LeafSession::Log(const std::string& event, const std::string& detail) const
                detail.empty() ? "" : " ", detail);
 }
 
-unsigned int LeafSession::ServePsk(const char* identity, unsigned char* psk,
-                                   unsigned int max_len) {
+unsigned int LeafSession::ServePsk(const char* identity, unsigned char* psk, unsigned int max_len) {
   const std::string name(identity);
   if (!LeafRegistry::IsValidName(name)) return 0;
   Status admitted = hub_.registry().Admit(name, LeafAuth::kPsk);
@@ -277,8 +272,8 @@ bool LeafSession::WriteAll(const std::string& data) {
   return true;
 }
 
-bool LeafSession::Refuse(const std::string& reason_key, const std::string& detail,
-                         uint8_t code_311, uint8_t code_5) {
+bool LeafSession::Refuse(const std::string& reason_key, const std::string& detail, uint8_t code_311,
+                         uint8_t code_5) {
   Log("leaf-refused", "reason=" + Quoted(detail));
   hub_.CountRefused(reason_key);
   std::string out;
@@ -347,12 +342,11 @@ bool LeafSession::HandleConnect(const mqtt::Connect& connect) {
   } else if (peer_cert != nullptr) {
     // Verified by OpenSSL against the leaf CA during the handshake (a failure ended it there).
     if (SSL_get_verify_result(ssl_) != X509_V_OK) {
-      return Refuse("tls", "client certificate did not verify", k311NotAuthorized,
-                    k5NotAuthorized);
+      return Refuse("tls", "client certificate did not verify", k311NotAuthorized, k5NotAuthorized);
     }
     char cn[256] = {0};
-    const int len = X509_NAME_get_text_by_NID(X509_get_subject_name(peer_cert), NID_commonName,
-                                              cn, sizeof cn);
+    const int len =
+        X509_NAME_get_text_by_NID(X509_get_subject_name(peer_cert), NID_commonName, cn, sizeof cn);
     if (len <= 0 || !LeafRegistry::IsValidName(std::string_view(cn, static_cast<size_t>(len)))) {
       return Refuse("wrong-name", "client certificate has no valid leaf name as CN",
                     k311NotAuthorized, k5NotAuthorized);
@@ -368,7 +362,7 @@ bool LeafSession::HandleConnect(const mqtt::Connect& connect) {
     name_ = *connect.username;
     Status ok = hub_.registry().CheckToken(name_, *connect.password, NowMs());
     if (!ok.ok()) {
-      const std::string key = ok.code() == ErrorCode::kPermissionDenied    ? "token-used"
+      const std::string key = ok.code() == ErrorCode::kPermissionDenied     ? "token-used"
                               : ok.code() == ErrorCode::kFailedPrecondition ? "token-expired"
                               : ok.code() == ErrorCode::kNotFound           ? "unknown-leaf"
                                                                             : "bad-token";
@@ -401,8 +395,8 @@ bool LeafSession::HandleConnect(const mqtt::Connect& connect) {
   ack.code = 0;
   mqtt::EncodeConnack(version_, ack, &out);
   if (!WriteAll(out)) return false;
-  Log("leaf-connected", "auth=" + std::string(auth_name()) + " mqtt=" +
-                            (version_ == mqtt::Version::k5 ? "5" : "3.1.1") +
+  Log("leaf-connected", "auth=" + std::string(auth_name()) +
+                            " mqtt=" + (version_ == mqtt::Version::k5 ? "5" : "3.1.1") +
                             " tls=" + SSL_get_version(ssl_));
   return true;
 }
@@ -460,7 +454,8 @@ bool LeafSession::HandlePacket(mqtt::Packet& packet, std::vector<store::Incoming
     }
     if (mode_ == Mode::kEnrollment) return HandleEnrollPublish(*publish, out);
     const std::string prefix = name_ + "/";
-    if (publish->topic.size() <= prefix.size() || publish->topic.compare(0, prefix.size(), prefix) != 0) {
+    if (publish->topic.size() <= prefix.size() ||
+        publish->topic.compare(0, prefix.size(), prefix) != 0) {
       RefusePublish("publishes under another name: topic " + publish->topic, publish->packet_id,
                     publish->qos);
       return false;
@@ -546,10 +541,10 @@ bool LeafSession::CommitBatch(std::vector<store::IncomingMessage>& batch,
   }
   if (!wait->status.ok()) {
     // Nothing is acknowledged: the leaf keeps its messages and sends them again.
-    Log("leaf-store-refused", "messages=" + std::to_string(n) +
-                                  " reason=" + Quoted(wait->status.ToString()));
+    Log("leaf-store-refused",
+        "messages=" + std::to_string(n) + " reason=" + Quoted(wait->status.ToString()));
     hub_.CountRefused(wait->status.code() == ErrorCode::kResourceExhausted ? "queue-full"
-                                                                            : "store-error");
+                                                                           : "store-error");
     if (version_ == mqtt::Version::k5) {
       for (uint16_t id : ack_ids) {
         if (id != 0) {

@@ -1,9 +1,10 @@
 // edgetrust-agent: the gateway daemon. Wiring only; the parts live in agent.cc and below.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
 #include "agent/agent_config.h"
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_logger_mt("edgetrust-agent");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l edgetrust-agent %v", spdlog::pattern_time_type::utc);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l edgetrust-agent %v",
+                      spdlog::pattern_time_type::utc);
   spdlog::flush_on(spdlog::level::trace);
 
   auto config = edgetrust::agent::LoadAgentConfig(config_path);
