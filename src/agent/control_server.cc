@@ -15,6 +15,7 @@
 
 #include "agent/control_protocol.h"
 #include "common/files.h"
+#include "common/thread_start.h"
 
 namespace edgetrust::agent {
 
@@ -60,7 +61,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(std::string socket_p
       new ControlServer(std::move(socket_path), handler, agent_uid, options));
   ET_RETURN_IF_ERROR(server->Listen());
   try {
-    server->accept_thread_ = std::thread([s = server.get()] { s->AcceptLoop(); });
+    server->accept_thread_ = StartThread([s = server.get()] { s->AcceptLoop(); });
   } catch (const std::exception& e) {
     return Status(ErrorCode::kResourceExhausted, std::string("cannot start a thread: ") + e.what());
   }
@@ -233,7 +234,7 @@ void ControlServer::AcceptLoop() {
     conns_.push_back(std::move(conn));
     ++active_;
     try {
-      raw->thread = std::thread([this, raw] { Serve(raw); });
+      raw->thread = StartThread([this, raw] { Serve(raw); });
     } catch (const std::exception& e) {
       conns_.pop_back();
       --active_;

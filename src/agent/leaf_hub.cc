@@ -15,6 +15,7 @@
 
 #include "agent/leaf_session.h"
 #include "common/files.h"
+#include "common/thread_start.h"
 
 namespace edgetrust::agent {
 
@@ -67,7 +68,7 @@ Status LeafHub::Start() {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   spdlog::info("event=hub-listening address={}:{} port={} psk={}", options_.host, bound_port_,
                bound_port_, options_.psk);
-  acceptor_ = std::thread([this] { AcceptLoop(); });
+  acceptor_ = StartThread([this] { AcceptLoop(); });
   return Status::Ok();
 }
 
@@ -146,7 +147,7 @@ void LeafHub::AcceptLoop() {
     }
     ++stats_.accepted_total;
     auto session = std::make_shared<LeafSession>(*this, fd, address);
-    sessions_.push_back(Running{session, std::thread([session] { session->Run(); })});
+    sessions_.push_back(Running{session, StartThread([session] { session->Run(); })});
   }
 }
 
@@ -182,8 +183,8 @@ std::vector<ConnectedLeaf> LeafHub::Connected() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ConnectedLeaf> out;
   for (const auto& [name, s] : by_name_) {
-    out.push_back({name, std::string(s->auth_name()), s->address(), s->since_ms(),
-                   s->mqtt_version()});
+    out.push_back(
+        {name, std::string(s->auth_name()), s->address(), s->since_ms(), s->mqtt_version()});
   }
   return out;
 }

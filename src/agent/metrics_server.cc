@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "common/files.h"
+#include "common/thread_start.h"
 
 namespace edgetrust::agent {
 
@@ -379,7 +380,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(std::string listen,
       ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                         : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   try {
-    server->thread_ = std::thread([s = server.get()] { s->Run(); });
+    server->thread_ = StartThread([s = server.get()] { s->Run(); });
   } catch (const std::exception& e) {
     return Status(ErrorCode::kResourceExhausted, std::string("cannot start a thread: ") + e.what());
   }

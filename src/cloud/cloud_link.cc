@@ -14,6 +14,7 @@
 
 #include "cloud/envelope.h"
 #include "cloud/server_check.h"
+#include "common/thread_start.h"
 
 namespace edgetrust::cloud {
 namespace {
@@ -168,8 +169,8 @@ CloudLink::~CloudLink() {
   }
   started_ = true;
   InitMosquittoLibrary();
-  network_ = std::thread([this] { NetworkLoop(); });
-  feeder_ = std::thread([this] { FeedLoop(); });
+  network_ = StartThread([this] { NetworkLoop(); });
+  feeder_ = StartThread([this] { FeedLoop(); });
   return ::edgetrust::Status::Ok();
 }
 

@@ -14,6 +14,7 @@
 
 #include "common/fd_io.h"
 #include "common/files.h"
+#include "common/thread_start.h"
 #include "protocol/message.h"
 #include "protocol/wire.h"
 
@@ -264,7 +265,7 @@ Status Server::Run() {
     active_.fetch_add(1);
     conns_.push_back(std::move(conn));
     try {
-      raw->thread = std::thread([this, raw] { Serve(raw); });
+      raw->thread = StartThread([this, raw] { Serve(raw); });
     } catch (const std::exception& e) {
       // Out of threads (RLIMIT_NPROC, a pids cgroup, address space): refuse this caller, keep
       // serving the others.

@@ -1,9 +1,11 @@
 #include "store/checkpointer.h"
 
+#include "common/thread_start.h"
+
 namespace edgetrust::store {
 
 Checkpointer::Checkpointer(Db db) : db_(std::move(db)) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = StartThread([this] { Run(); });
 }
 
 void Checkpointer::Request() {

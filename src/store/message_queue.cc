@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/thread_start.h"
 #include "store/checkpointer.h"
 #include "store/reader.h"
 #include "store/schema.h"
@@ -49,8 +50,8 @@ class MessageQueue::Impl {
   ~Impl() { Close(); }
 
   void Start() {
-    thread_ = std::thread([this] { WriterLoop(); });
-    anchor_thread_ = std::thread([this] { AnchorLoop(); });
+    thread_ = StartThread([this] { WriterLoop(); });
+    anchor_thread_ = StartThread([this] { AnchorLoop(); });
   }
   void Append(std::vector<IncomingMessage> batch, AppendDone done);
   std::vector<StoredMessage> Take(size_t max, std::chrono::milliseconds wait);
