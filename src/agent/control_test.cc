@@ -518,6 +518,8 @@ TEST(ControlProtocolTest, SocketPathComesFromFlagThenEnvironment) {
 // --- The CLI against a server with a real registry ------------------------------------------
 
 // The leaf ops from a real LeafRegistry (PSKs from a real edgetrust-sd), and a fixed status.
+// The test changes what it answers between CLI runs while the server's threads read it, so every
+// field is behind the mutex (a finished but unjoined serving thread is not ordered before us).
 class RegistryHandler : public ControlHandler {
  public:
   RegistryHandler(LeafRegistry& registry, Client* sd) : registry_(registry), sd_(sd) {}
@@ -525,22 +527,43 @@ class RegistryHandler : public ControlHandler {
     auto parsed = ParseControlRequest(request);
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     std::lock_guard<std::mutex> lock(mu_);
-    if (!reply.is_null()) return reply;
-    if (parsed->op == ControlOp::kStatus) return status;
-    return HandleLeafRequest(registry_, *parsed, now_ms,
+    if (!reply_.is_null()) return reply_;
+    if (parsed->op == ControlOp::kStatus) return status_;
+    return HandleLeafRequest(registry_, *parsed, now_ms_,
                              [this](std::string_view name, int64_t created_ms) {
                                return DeriveLeafPsk(*sd_, name, created_ms);
                              });
   }
 
-  json status;
-  json reply;                          // when set, the answer to everything
-  int64_t now_ms = 1'577'836'800'000;  // 2020-01-01T00:00:00Z, long before the tests run
+  void SetStatus(json status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = std::move(status);
+  }
+  json CurrentStatus() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+  // When set, the answer to everything.
+  void SetReply(json reply) {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply_ = std::move(reply);
+  }
+  int64_t NowMs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return now_ms_;
+  }
+  void AdvanceMs(int64_t ms) {
+    std::lock_guard<std::mutex> lock(mu_);
+    now_ms_ += ms;
+  }
 
  private:
   LeafRegistry& registry_;
   Client* sd_;
   std::mutex mu_;
+  json status_;
+  json reply_;
+  int64_t now_ms_ = 1'577'836'800'000;  // 2020-01-01T00:00:00Z, long before the tests run
 };
 
 class CliTest : public ::testing::Test {
@@ -587,8 +610,8 @@ TEST_F(CliTest, LeafAddListRevoke) {
   const size_t at = r.out.find("--enroll ") + 9;
   const std::string token = r.out.substr(at, r.out.find(' ', at) - at);
   EXPECT_EQ(token.size(), 43u) << r.out;
-  EXPECT_TRUE(registry_->CheckToken("sensor-1", token, handler_->now_ms).ok());
-  EXPECT_EQ(registry_->Get("sensor-1")->token_expires_ms, handler_->now_ms + 30 * 60 * 1000);
+  EXPECT_TRUE(registry_->CheckToken("sensor-1", token, handler_->NowMs()).ok());
+  EXPECT_EQ(registry_->Get("sensor-1")->token_expires_ms, handler_->NowMs() + 30 * 60 * 1000);
 
   r = Cli({"leaf", "add", "p1", "--psk", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -597,7 +620,7 @@ TEST_F(CliTest, LeafAddListRevoke) {
   EXPECT_EQ(added["psk"].get<std::string>().size(), 64u);
   EXPECT_EQ(added["leaf"]["auth"], "psk");
   EXPECT_FALSE(added.contains("ok"));
-  auto psk = DeriveLeafPsk(*client_, "p1", handler_->now_ms);
+  auto psk = DeriveLeafPsk(*client_, "p1", handler_->NowMs());
   ASSERT_TRUE(psk.ok());
   EXPECT_EQ(added["psk"], HexEncode(psk->view()));
 
@@ -641,21 +664,21 @@ TEST_F(CliTest, LeafAddListRevoke) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("edgetrust: not-found: unknown leaf 'nobody'"), std::string::npos) << r.err;
   // Re-adding the revoked PSK leaf gives a new PSK.
-  handler_->now_ms += 1000;
+  handler_->AdvanceMs(1000);
   r = Cli({"leaf", "add", "p1", "--psk", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(json::parse(r.out)["psk"], added["psk"]);
 }
 
 TEST_F(CliTest, StatusIsShownInSectionsOrAsIs) {
-  handler_->status = json::parse(R"({"ok":true,"device":"gw-1","version":"0.1.0","uptime_s":3725,
+  handler_->SetStatus(json::parse(R"({"ok":true,"device":"gw-1","version":"0.1.0","uptime_s":3725,
     "cloud":{"state":"connected","broker":"cloud.example:8883","since_ms":1767225600000,
              "last_error":"","forwarded_total":1234,"inflight":7},
     "queue":{"depth":12,"bytes":40960,"oldest_age_ms":2500,"dropped_total":0,"rejected_total":3},
     "leaves":{"connected":[{"name":"sensor-1","auth":"certificate","since_ms":1767225600000,
                             "address":"127.0.0.1:40000"}],"known":4,"pending":1,"revoked":1},
     "certificates":[{"name":"device-id","not_after":"2027-01-01T00:00:00Z","days_left":364,
-                     "renewal_due":false}]})");
+                     "renewal_due":false}]})"));
   CommandResult r = Cli({"status"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* text :
@@ -669,7 +692,7 @@ TEST_F(CliTest, StatusIsShownInSectionsOrAsIs) {
   }
   r = Cli({"status", "--json"});
   ASSERT_EQ(r.exit_code, 0);
-  EXPECT_EQ(json::parse(r.out), handler_->status);
+  EXPECT_EQ(json::parse(r.out), handler_->CurrentStatus());
 
   // Whatever shape the answer has, the CLI prints what it can and never fails on it.
   for (const char* odd : {
@@ -680,7 +703,7 @@ TEST_F(CliTest, StatusIsShownInSectionsOrAsIs) {
            R"("leaves":{"connected":[1,"x",{"name":[]}]},"certificates":[1,{"renewal_due":"x"}],)"
            R"("queue":{"depth":1e300,"bytes":-1,"oldest_age_ms":18446744073709551615}})",
        }) {
-    handler_->status = json::parse(odd);
+    handler_->SetStatus(json::parse(odd));
     r = Cli({"status"});
     EXPECT_EQ(r.exit_code, 0) << odd << "\n" << r.err;
     EXPECT_NE(r.out.find("device:"), std::string::npos) << r.out;
@@ -690,25 +713,25 @@ TEST_F(CliTest, StatusIsShownInSectionsOrAsIs) {
 
 TEST_F(CliTest, AnswersOfAnotherShapeArePrintedToo) {
   // Field names an agent may use besides the ones HandleLeafRequest writes.
-  handler_->reply = {{"ok", true},
-                     {"name", "x"},
-                     {"auth", "enrollment"},
-                     {"token", "TOKEN-TEXT"},
-                     {"expires_ms", 1577838600000}};
+  handler_->SetReply({{"ok", true},
+                      {"name", "x"},
+                      {"auth", "enrollment"},
+                      {"token", "TOKEN-TEXT"},
+                      {"expires_ms", 1577838600000}});
   CommandResult r = Cli({"leaf", "add", "x"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("valid until 2020-01-01T00:30:00Z"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--enroll TOKEN-TEXT --state DIR"), std::string::npos) << r.out;
-  handler_->reply = json::parse(R"({"ok":true,"leaves":[
+  handler_->SetReply(json::parse(R"({"ok":true,"leaves":[
       {"name":"a","auth":"psk","state":"active","created_ms":1577836800000,"connected":true},
       {"name":"b","auth":"enrollment","state":"pending","expires_ms":4102444800000},
-      {"name":"c","auth":"certificate","state":"revoked","last_seen_ms":1577836800000}]})");
+      {"name":"c","auth":"certificate","state":"revoked","last_seen_ms":1577836800000}]})"));
   r = Cli({"leaf", "list"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("now"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("pending (token until 2100-01-01T00:00:00Z)"), std::string::npos) << r.out;
   // An answer without what the command needs is an error, not a crash.
-  handler_->reply = {{"ok", true}};
+  handler_->SetReply({{"ok", true}});
   r = Cli({"leaf", "list"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("edgetrust: malformed:"), std::string::npos) << r.err;
