@@ -718,16 +718,18 @@ TEST_F(CloudLinkTest, UnacknowledgedMessagesGoBackWhenTheBrokerDies) {
   // MQTT 5, and a broker that lets only 10 messages in at a time (Receive Maximum): the link
   // still keeps its own 32 taken from the source, libmosquitto queues the rest.
   ASSERT_NO_FATAL_FAILURE(StartBroker("broker", "device-ca.pem", {"max_inflight_messages 10"}));
-  source_.AddSeries("sensor-a", 1, 1000);
+  source_.AddSeries("sensor-a", 1, 100);
   CloudOptions o = Options(5, "generic", broker_->port(0));
   o.max_inflight = 32;
   ASSERT_NO_FATAL_FAILURE(StartLink(std::move(o)));
-  ASSERT_TRUE(WaitFor([&] { return source_.counts().acked >= 100; })) << Diagnostics();
+  ASSERT_TRUE(WaitFor([&] { return source_.counts().acked == 100; })) << Diagnostics();
 
-  // Frozen, the broker acknowledges nothing more: the link fills its window and waits.
+  // Frozen, the broker acknowledges nothing more: the link fills its window and waits. The rest
+  // of the messages arrive only now, so a fast link cannot have sent them all before the freeze.
   const pid_t broker_pid = PidListeningOn(broker_->port(1));
   ASSERT_GT(broker_pid, 0);
   ASSERT_EQ(::kill(broker_pid, SIGSTOP), 0);
+  source_.AddSeries("sensor-a", 101, 900);
   ASSERT_TRUE(WaitFor([&] { return LinkNow().inflight == 32 && source_.counts().inflight == 32; }))
       << Diagnostics();
   MemorySource::Counts c = source_.counts();
