@@ -29,6 +29,9 @@ PACKAGES=(
   mosquitto mosquitto-clients libmosquitto-dev python3-paho-mqtt
   # The agent's durable store-and-forward queue (SQLite in WAL mode)
   libsqlite3-dev
+  # The container guard: the Docker engine (tests start their own dockerd), libcurl for its API
+  # over the Unix socket, busybox-static to build test images offline
+  docker.io libcurl4-openssl-dev busybox-static
   # Runtime tools used by tests and the demo: setpriv (util-linux), ps/pgrep (procps)
   util-linux procps curl
 )
