@@ -119,7 +119,8 @@ struct EvidenceClaims {
 
 // Expected values for appraisal (docs/attestation.md, "Reference values"). JSON:
 //   {"registers": {"2": "<64 hex>", ...}, "events": [{"register": 2, "digest": "<64 hex>"}],
-//    "allow_emulated": false, "require_tpm_quote": false, "max_age_seconds": 300}
+//    "exclusive_registers": [2], "allow_emulated": false, "require_tpm_quote": false,
+//    "max_age_seconds": 300}
 struct ReferenceValues {
   std::vector<std::pair<uint32_t, Digest256>> registers;  // each must equal the evidence's
   struct ExpectedEvent {
@@ -128,6 +129,9 @@ struct ReferenceValues {
     std::optional<std::string> description;  // when set, must match too
   };
   std::vector<ExpectedEvent> events;  // each must appear in the (replayed) log
+  // Registers whose every logged event must match (register + digest) one of `events`: nothing
+  // else may have been extended into them. Needs the log. Sorted, no duplicates.
+  std::vector<uint32_t> exclusive_registers;
   bool allow_emulated = false;
   bool require_tpm_quote = false;           // evidence without a verified TPM quote fails
   std::optional<uint64_t> max_age_seconds;  // iat no older than this (and not in the future)

@@ -18,7 +18,7 @@ constexpr size_t kMaxDescriptionBytes = 255;  // as in the event log
 constexpr size_t kMaxReferenceValues = (kMaxReferenceEvents + 1) * 4 + kRegisterCount + 8;
 
 constexpr std::string_view kTopLevelKeys =
-    "registers, events, allow_emulated, require_tpm_quote, max_age_seconds";
+    "registers, events, exclusive_registers, allow_emulated, require_tpm_quote, max_age_seconds";
 
 Status Bad(ErrorCode code, const std::string& message) {
   return Status(code, "reference values: " + message);
@@ -102,6 +102,38 @@ Result<ReferenceValues::ExpectedEvent> ParseEvent(const json& v, size_t i) {
   return e;
 }
 
+// [2, ...]: register indices, each at most once.
+Status ParseExclusive(const json& v, ReferenceValues& ref) {
+  if (!v.is_array()) {
+    return Bad(ErrorCode::kMalformed,
+               "\"exclusive_registers\" must be an array of register "
+               "indices, not " +
+                   attest::JsonTypeName(v));
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string at = "\"exclusive_registers\" entry " + std::to_string(i);
+    if (!v[i].is_number_unsigned()) {
+      return Bad(ErrorCode::kMalformed,
+                 at + " must be an unsigned integer, not " + attest::JsonTypeName(v[i]));
+    }
+    const auto index = v[i].get<uint64_t>();
+    if (index >= kRegisterCount) {
+      return Bad(ErrorCode::kInvalidArgument, at + " is " + std::to_string(index) +
+                                                  ", registers are 0 to " +
+                                                  std::to_string(kRegisterCount - 1));
+    }
+    const auto r = static_cast<uint32_t>(index);
+    if (std::find(ref.exclusive_registers.begin(), ref.exclusive_registers.end(), r) !=
+        ref.exclusive_registers.end()) {
+      return Bad(ErrorCode::kInvalidArgument,
+                 at + ": register " + std::to_string(r) + " is listed twice");
+    }
+    ref.exclusive_registers.push_back(r);
+  }
+  std::sort(ref.exclusive_registers.begin(), ref.exclusive_registers.end());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<ReferenceValues> ParseReferenceJson(std::string_view text) {
@@ -127,6 +159,8 @@ Result<ReferenceValues> ParseReferenceJson(std::string_view text) {
         ET_ASSIGN_OR_RETURN(auto e, ParseEvent(value[i], i));
         ref.events.push_back(std::move(e));
       }
+    } else if (key == "exclusive_registers") {
+      ET_RETURN_IF_ERROR(ParseExclusive(value, ref));
     } else if (key == "allow_emulated") {
       if (!value.is_boolean()) {
         return Bad(ErrorCode::kMalformed,

@@ -50,6 +50,25 @@ void CheckLog(const EvidenceClaims& c, const std::vector<LogEvent>& log, Verdict
   v.notes.push_back("log replayed: " + std::to_string(replay->count) + " events");
 }
 
+// Every logged event of an exclusive register must be one of the reference's events (register
+// and digest; descriptions may differ, e.g. after a re-extension by a remediation).
+void CheckExclusive(const std::vector<LogEvent>& log, const ReferenceValues& ref, Verdict& v) {
+  for (const auto& l : log) {
+    if (std::find(ref.exclusive_registers.begin(), ref.exclusive_registers.end(),
+                  l.register_index) == ref.exclusive_registers.end()) {
+      continue;
+    }
+    const bool listed = std::any_of(ref.events.begin(), ref.events.end(), [&](const auto& e) {
+      return e.register_index == l.register_index && e.digest == l.digest;
+    });
+    if (!listed) {
+      v.failures.push_back("register " + std::to_string(l.register_index) + ": event " +
+                           std::to_string(l.seq) + " (" + Hex(l.digest) + ", \"" + l.description +
+                           "\") is not in the reference");
+    }
+  }
+}
+
 void CheckReference(const EvidenceClaims& c, const std::vector<LogEvent>* log,
                     const ReferenceValues& ref, uint64_t now, Verdict& v) {
   if (c.emulated && !ref.allow_emulated) {
@@ -76,11 +95,14 @@ void CheckReference(const EvidenceClaims& c, const std::vector<LogEvent>* log,
                            ", the reference expects " + Hex(expected));
     }
   }
-  if (ref.events.empty()) return;
+  if (ref.events.empty() && ref.exclusive_registers.empty()) return;
   if (log == nullptr) {
-    v.failures.push_back("reference lists events but no event log was given");
+    v.failures.push_back(ref.events.empty()
+                             ? "reference lists exclusive registers but no event log was given"
+                             : "reference lists events but no event log was given");
     return;
   }
+  CheckExclusive(*log, ref, v);
   for (const auto& e : ref.events) {
     const bool found = std::any_of(log->begin(), log->end(), [&](const LogEvent& l) {
       return l.register_index == e.register_index && l.digest == e.digest &&

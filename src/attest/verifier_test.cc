@@ -264,6 +264,66 @@ TEST_F(VerifierTest, ExpectedEvents) {
       << Joined(no_log);
 }
 
+TEST_F(VerifierTest, ExclusiveRegisters) {
+  // Register 2 holds log_[2] and log_[3]: both listed, so it passes; descriptions do not matter.
+  ReferenceValues ref = allow_emulated_;
+  ref.exclusive_registers = {2};
+  ref.events.push_back({2, log_[2].digest, std::nullopt});
+  ref.events.push_back({2, log_[3].digest, std::nullopt});
+  Verdict v = Verify(evidence_, &log_, &ref);
+  EXPECT_TRUE(v.passed) << Joined(v);
+
+  // One of them missing from the reference: the unlisted event is named.
+  ReferenceValues partial = allow_emulated_;
+  partial.exclusive_registers = {2};
+  partial.events.push_back({2, log_[2].digest, std::nullopt});
+  Verdict v2 = Verify(evidence_, &log_, &partial);
+  EXPECT_FALSE(v2.passed);
+  const std::string expected = "register 2: event 3 (" + HexEncode(log_[3].digest) +
+                               ", \"deployment mqtt-bridge sha256:cd34\") is not in the reference";
+  EXPECT_TRUE(Mentions(v2.failures, expected)) << Joined(v2);
+  EXPECT_EQ(v2.failures.size(), 1u) << Joined(v2);
+
+  // The same digest listed for another register does not count.
+  ReferenceValues other_register = partial;
+  other_register.events.push_back({3, log_[3].digest, std::nullopt});
+  Verdict v3 = Verify(evidence_, &log_, &other_register);
+  EXPECT_FALSE(v3.passed);
+  EXPECT_TRUE(Mentions(v3.failures, "register 2: event 3 (")) << Joined(v3);
+
+  // An exclusive register with no events at all in the log passes with an empty reference.
+  ReferenceValues empty_register = allow_emulated_;
+  empty_register.exclusive_registers = {5};
+  EXPECT_TRUE(Verify(evidence_, &log_, &empty_register).passed);
+  // Every event of an exclusive register fails when none is listed.
+  empty_register.exclusive_registers = {2, 9};
+  Verdict v4 = Verify(evidence_, &log_, &empty_register);
+  EXPECT_EQ(v4.failures.size(), 3u) << Joined(v4);
+
+  Verdict no_log = Verify(evidence_, nullptr, &empty_register);
+  EXPECT_FALSE(no_log.passed);
+  EXPECT_TRUE(
+      Mentions(no_log.failures, "reference lists exclusive registers but no event log was given"))
+      << Joined(no_log);
+}
+
+TEST(ReferenceJsonTest, ExclusiveRegisters) {
+  auto ref = ParseReferenceJson(R"({"exclusive_registers": [9, 2], "events": []})");
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_EQ(ref->exclusive_registers, (std::vector<uint32_t>{2, 9}));
+  EXPECT_TRUE(ParseReferenceJson("{}")->exclusive_registers.empty());
+  EXPECT_FALSE(ParseReferenceJson(R"({"exclusive_registers": 2})").ok());
+  EXPECT_FALSE(ParseReferenceJson(R"({"exclusive_registers": ["2"]})").ok());
+  EXPECT_FALSE(ParseReferenceJson(R"({"exclusive_registers": [16]})").ok());
+  EXPECT_FALSE(ParseReferenceJson(R"({"exclusive_registers": [-1]})").ok());
+  auto twice = ParseReferenceJson(R"({"exclusive_registers": [2, 2]})");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("listed twice"), std::string::npos);
+  auto unknown = ParseReferenceJson(R"({"exclusive": [2]})");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("exclusive_registers"), std::string::npos);
+}
+
 TEST_F(VerifierTest, EveryFailureIsListed) {
   Bytes other = SampleNonce();
   other[0] ^= 1;
