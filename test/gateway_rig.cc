@@ -1,6 +1,7 @@
 #include "gateway_rig.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -40,10 +41,20 @@ CommandResult GatewayRig::Openssl(std::vector<std::string> args) const {
 
 CommandResult GatewayRig::Cli(std::vector<std::string> args) const {
   // --cert-dir belongs to the identity commands; the agent commands take --agent-socket.
-  const std::string& first = args.empty() ? std::string() : args[0];
-  if (first == "status" || first == "leaf") {
+  // The first word that is not a global flag (--json) names the command.
+  std::string first;
+  for (const auto& a : args) {
+    if (a.rfind("--", 0) != 0) {
+      first = a;
+      break;
+    }
+  }
+  if (first == "status" || first == "leaf" || first == "deploy" || first == "modules" ||
+      first == "events") {
     args.push_back("--agent-socket");
     args.push_back(agent_socket());
+  } else if (first == "manifest") {
+    // The operator's side: no device folders.
   } else {
     args.push_back("--cert-dir");
     args.push_back(cert_dir());
@@ -52,7 +63,12 @@ CommandResult GatewayRig::Cli(std::vector<std::string> args) const {
 }
 
 bool GatewayRig::Setup(std::string* error) {
-  sd_ = std::make_unique<SdProcess>(dir_);
+  // The agent (this process's user) measures the containers it deploys into register 2, which by
+  // default only admins may extend.
+  SdProcess::Options so;
+  so.config_text =
+      "[[policy.register]]\nindex = 2\nextenders = [\"uid:" + std::to_string(::getuid()) + "\"]\n";
+  sd_ = std::make_unique<SdProcess>(dir_, so);
   if (!sd_->Start()) {
     if (error) *error = "edgetrust-sd did not start: " + sd_->log();
     return false;
@@ -71,15 +87,15 @@ bool GatewayRig::Setup(std::string* error) {
   WriteText(File("client.ext"),
             "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n");
   int serial = 1;
-  for (const auto& [name, ext] : {std::pair<std::string, std::string>{"broker", "broker.ext"},
-                                  {"cloud-sub", "client.ext"}}) {
+  for (const auto& [name, ext] :
+       {std::pair<std::string, std::string>{"broker", "broker.ext"}, {"cloud-sub", "client.ext"}}) {
     r = Openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                  "-keyout", File(name + ".key"), "-out", File(name + ".csr"), "-subj",
                  "/CN=" + name});
     if (r.exit_code != 0) return Fail(error, name + " CSR", r);
-    r = Openssl({"x509", "-req", "-in", File(name + ".csr"), "-CA", File("cloud-ca.pem"),
-                 "-CAkey", File("cloud-ca.key"), "-set_serial", std::to_string(++serial), "-days",
-                 "2", "-extfile", File(ext), "-out", File(name + ".pem")});
+    r = Openssl({"x509", "-req", "-in", File(name + ".csr"), "-CA", File("cloud-ca.pem"), "-CAkey",
+                 File("cloud-ca.key"), "-set_serial", std::to_string(++serial), "-days", "2",
+                 "-extfile", File(ext), "-out", File(name + ".pem")});
     if (r.exit_code != 0) return Fail(error, name + " certificate", r);
     ::chmod(File(name + ".key").c_str(), 0644);
   }
@@ -203,9 +219,9 @@ std::string GatewayRig::AddLeaf(const std::string& name, const std::string& mode
 }
 
 bool GatewayRig::IssueLeafCertificate(const std::string& name, std::string* error) const {
-  auto r = Openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", File(name + ".key"), "-out", File(name + ".csr"),
-                    "-subj", "/CN=" + name});
+  auto r = Openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", File(name + ".key"), "-out", File(name + ".csr"), "-subj",
+                    "/CN=" + name});
   if (r.exit_code != 0) return Fail(error, "leaf CSR", r);
   r = Cli({"cert", "issue", "--ca", "device-ca", "--csr", File(name + ".csr"), "--days", "30",
            "--client", "--out", File(name + ".pem")});
@@ -214,9 +230,9 @@ bool GatewayRig::IssueLeafCertificate(const std::string& name, std::string* erro
 }
 
 bool GatewayRig::IssueForeignCertificate(const std::string& name, std::string* error) const {
-  auto r = Openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", File(name + ".key"), "-out", File(name + ".csr"),
-                    "-subj", "/CN=" + name});
+  auto r = Openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", File(name + ".key"), "-out", File(name + ".csr"), "-subj",
+                    "/CN=" + name});
   if (r.exit_code != 0) return Fail(error, "foreign CSR", r);
   // Signed by the cloud CA: a real CA, just not the gateway's leaf CA.
   r = Openssl({"x509", "-req", "-in", File(name + ".csr"), "-CA", File("cloud-ca.pem"), "-CAkey",
@@ -227,8 +243,17 @@ bool GatewayRig::IssueForeignCertificate(const std::string& name, std::string* e
 }
 
 std::vector<std::string> GatewayRig::SensorBaseArgs(const std::string& name) const {
-  return {SensorBinary(), "--gateway", "127.0.0.1:" + std::to_string(hub_port_), "--ca",
-          device_ca_pem(), "--server-name", kDeviceId, "--name", name, "--retry-ms", "100"};
+  return {SensorBinary(),
+          "--gateway",
+          "127.0.0.1:" + std::to_string(hub_port_),
+          "--ca",
+          device_ca_pem(),
+          "--server-name",
+          kDeviceId,
+          "--name",
+          name,
+          "--retry-ms",
+          "100"};
 }
 
 ChildProcess& GatewayRig::StartSensor(const std::string& name,

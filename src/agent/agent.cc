@@ -14,7 +14,11 @@
 #include "agent/metrics_server.h"
 #include "agent/queue_source.h"
 #include "cloud/cloud_link.h"
+#include "common/files.h"
 #include "common/hex.h"
+#include "common/thread_start.h"
+#include "docker/engine.h"
+#include "guard/container_guard.h"
 #include "identity/cert_store.h"
 #include "identity/certificate.h"
 #include "identity/identity_status.h"
@@ -151,6 +155,7 @@ Status Agent::Start() {
     hub_ = std::make_unique<LeafHub>(ho, hub_ctx_.get(), *queue_, *registry_, *enroller_);
   }
 
+  if (config_.containers.enabled) ET_RETURN_IF_ERROR(StartContainerGuard());
   if (cloud_) ET_RETURN_IF_ERROR(cloud_->Start());
   if (hub_) ET_RETURN_IF_ERROR(hub_->Start());
   ET_ASSIGN_OR_RETURN(control_, ControlServer::Start(a.control_socket, *this, ::getuid()));
@@ -166,19 +171,146 @@ Status Agent::Start() {
   return Status::Ok();
 }
 
+Status Agent::StartContainerGuard() {
+  const ContainersSection& c = config_.containers;
+  docker::EngineOptions eo;
+  eo.socket_path = c.docker_socket;
+  auto engine = docker::ConnectDockerEngine(eo);
+  if (!engine.ok()) {
+    return Status(engine.status().code(), "container guard: docker engine at " + c.docker_socket +
+                                              ": " + engine.status().message());
+  }
+  engine_ = std::move(engine).value();
+  guard::GuardOptions go;
+  go.state_dir = c.state_dir.empty() ? config_.agent.state_dir + "/containers" : c.state_dir;
+  go.sd_socket = config_.agent.sd_socket;
+  std::string sd_path = config_.agent.sd_socket;
+  if (sd_path.empty() && std::getenv("EDGETRUST_SOCKET") != nullptr) {
+    sd_path = std::getenv("EDGETRUST_SOCKET");
+  }
+  if (sd_path.empty()) sd_path = std::string(kDefaultSocketPath);
+  go.sd_socket_dir = DirName(sd_path);
+  go.image_dir = c.image_dir.empty() ? go.state_dir + "/images" : c.image_dir;
+  go.report_unmanaged = c.report_unmanaged;
+  go.max_quarantine_bytes = c.max_quarantine_bytes;
+  guard::GuardDeps deps;
+  deps.engine = engine_.get();
+  const std::string sd_socket = config_.agent.sd_socket;
+  const std::string cert_dir = config_.agent.cert_dir;
+  deps.deployment_trust = [sd_socket, cert_dir]() -> Result<std::vector<X509Ptr>> {
+    ET_ASSIGN_OR_RETURN(auto client, Client::Connect(sd_socket));
+    identity::SdKeyService keys(client.get(), sd_socket);
+    ET_ASSIGN_OR_RETURN(identity::CertStore certs, identity::CertStore::Open(cert_dir, false));
+    identity::TrustStore trust(certs, keys);
+    return trust.Load(identity::TrustPurpose::kDeployment);
+  };
+  deps.report = [this](const nlohmann::json& event) { ReportEvent(event); };
+  auto g = guard::ContainerGuard::Start(std::move(go), std::move(deps));
+  if (!g.ok()) return Status(g.status().code(), "container guard: " + g.status().message());
+  guard_ = std::move(g).value();
+  return Status::Ok();
+}
+
+void Agent::ReportEvent(const nlohmann::json& event) {
+  if (!queue_) return;
+  std::vector<store::IncomingMessage> batch(1);
+  batch[0].leaf = kGatewayLeaf;
+  batch[0].subtopic = "events/container";
+  batch[0].payload = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  batch[0].received_ms = NowMs();
+  queue_->Append(std::move(batch), [](const Status& st, const std::vector<uint64_t>&) {
+    if (!st.ok()) spdlog::error("event=container-event-not-queued error=\"{}\"", st.ToString());
+  });
+}
+
+void Agent::DeployFromCloud(std::string payload) {
+  auto body = nlohmann::json::parse(payload, nullptr, false);
+  ControlRequest request;
+  if (body.is_object()) {
+    body["op"] = "deploy";
+    body.erase("archive_dir");  // archives of cloud deployments come from the image folder only
+    auto parsed = ParseControlRequest(body);
+    if (parsed.ok())
+      request = std::move(parsed).value();
+    else
+      body = parsed.status().message();
+  }
+  if (request.op != ControlOp::kDeploy) {
+    const std::string why =
+        body.is_string() ? body.get<std::string>() : "the payload is not a JSON object";
+    spdlog::warn("event=cloud-deploy-refused reason=\"{}\"", why);
+    ReportEvent({{"event", "deployment-refused"}, {"origin", "cloud"}, {"reason", why}});
+    return;
+  }
+  if (cloud_deploy_busy_.exchange(true)) {
+    ReportEvent({{"event", "deployment-refused"},
+                 {"origin", "cloud"},
+                 {"reason", "another deployment from the cloud is still running"}});
+    return;
+  }
+  std::lock_guard<std::mutex> lock(cloud_deploy_mu_);
+  if (cloud_deploy_closed_) {
+    cloud_deploy_busy_ = false;
+    return;  // the agent is stopping
+  }
+  if (cloud_deploy_.joinable()) cloud_deploy_.join();
+  cloud_deploy_ = StartThread([this, request = std::move(request)] {
+    auto r = guard_->Deploy(request.manifest, request.signature, "", "cloud");
+    if (!r.ok()) spdlog::warn("event=cloud-deploy-refused reason=\"{}\"", r.status().ToString());
+    cloud_deploy_busy_ = false;
+  });
+}
+
+nlohmann::json Agent::ContainerRequest(const ControlRequest& request) {
+  if (!guard_) {
+    return ErrorResponse(Status(ErrorCode::kFailedPrecondition,
+                                "the container guard is off ([containers] enabled = false)"));
+  }
+  switch (request.op) {
+    case ControlOp::kDeploy: {
+      auto r = guard_->Deploy(request.manifest, request.signature, request.archive_dir, "cli");
+      if (!r.ok()) return ErrorResponse(r.status());
+      return OkResponse(std::move(r).value());
+    }
+    case ControlOp::kModules:
+      return OkResponse(guard_->Modules());
+    case ControlOp::kEvents:
+      return OkResponse({{"events", guard_->Events(request.limit, request.module)}});
+    default:
+      return ErrorResponse(Status(ErrorCode::kInvalidArgument, "not a container operation"));
+  }
+}
+
 void Agent::Stop() {
   if (control_) control_->Stop();
   if (metrics_) metrics_->Stop();
-  if (hub_) hub_->Stop();      // no new messages
-  if (cloud_) cloud_->Stop();  // in-flight messages back to the queue
+  if (cloud_) cloud_->Stop();  // no more commands from the cloud (nor messages to it)
+  {
+    std::lock_guard<std::mutex> lock(cloud_deploy_mu_);
+    cloud_deploy_closed_ = true;
+    if (cloud_deploy_.joinable()) cloud_deploy_.join();
+  }
+  if (guard_) guard_->Stop();  // before the queue closes: its last events go there
+  if (hub_) hub_->Stop();      // no new messages (the cloud link gave its in-flight ones back)
   if (queue_) queue_->Close();
   control_.reset();
   metrics_.reset();
   hub_.reset();
   cloud_.reset();
+  guard_.reset();
+  engine_.reset();
 }
 
 void Agent::OnCommand(std::string leaf, std::string subtopic, std::string payload) {
+  if (leaf == kGatewayLeaf) {
+    if (subtopic == "deploy" && guard_) {
+      DeployFromCloud(std::move(payload));
+    } else {
+      spdlog::warn("event=command-dropped leaf={} subtopic={} reason=\"{}\"", leaf, subtopic,
+                   guard_ ? "unknown gateway command" : "the container guard is off");
+    }
+    return;
+  }
   if (!LeafRegistry::IsValidName(leaf) || !registry_->Get(leaf).ok()) {
     spdlog::warn("event=command-dropped leaf={} reason=\"unknown leaf\"", leaf);
     return;
@@ -197,6 +329,10 @@ nlohmann::json Agent::Handle(const nlohmann::json& request, const PeerCred& /*pe
   auto parsed = ParseControlRequest(request);
   if (!parsed.ok()) return ErrorResponse(parsed.status());
   if (parsed->op == ControlOp::kStatus) return Status_();
+  if (parsed->op == ControlOp::kDeploy || parsed->op == ControlOp::kModules ||
+      parsed->op == ControlOp::kEvents) {
+    return ContainerRequest(*parsed);
+  }
   return LeafRequest(*parsed);
 }
 
@@ -229,6 +365,9 @@ nlohmann::json Agent::LeafRequest(const ControlRequest& request) {
       }
       break;
     case ControlOp::kStatus:
+    case ControlOp::kDeploy:
+    case ControlOp::kModules:
+    case ControlOp::kEvents:
       break;
   }
   return response;
@@ -295,6 +434,22 @@ nlohmann::json Agent::Status_() {
     }
   }
   out["certificates"] = certificates;
+  if (guard_) {
+    const nlohmann::json modules = guard_->Modules();
+    size_t running = 0;
+    uint64_t violations = 0;
+    for (const auto& m : modules["modules"]) {
+      if (m.value("state", "") == "running") ++running;
+      violations += m.value("violations", uint64_t{0});
+    }
+    out["containers"] = {{"state", "on"},
+                         {"deployment", modules["deployment"]},
+                         {"modules", modules["modules"].size()},
+                         {"running", running},
+                         {"violations", violations}};
+  } else {
+    out["containers"] = {{"state", "disabled"}};
+  }
   return out;
 }
 

@@ -14,8 +14,11 @@
 
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "agent/agent_config.h"
 #include "agent/control_protocol.h"
@@ -28,6 +31,12 @@ class MessageQueue;
 }
 namespace edgetrust::cloud {
 class CloudLink;
+}
+namespace edgetrust::docker {
+class ContainerEngine;
+}
+namespace edgetrust::guard {
+class ContainerGuard;
 }
 
 namespace edgetrust::agent {
@@ -55,6 +64,13 @@ class Agent : public ControlHandler {
   // only the running agent knows (who is connected) and does (disconnecting a revoked leaf).
   nlohmann::json LeafRequest(const ControlRequest& request);
   void OnCommand(std::string leaf, std::string subtopic, std::string payload);
+  // deploy, modules, events: the container guard's answers.
+  nlohmann::json ContainerRequest(const ControlRequest& request);
+  Status StartContainerGuard();
+  // Queues a container-guard event for the cloud (leaf kGatewayLeaf, subtopic events/container).
+  void ReportEvent(const nlohmann::json& event);
+  // A deployment from the cloud's command topic, run off the network thread.
+  void DeployFromCloud(std::string payload);
 
   AgentConfig config_;
   std::string device_id_;
@@ -69,6 +85,16 @@ class Agent : public ControlHandler {
   std::unique_ptr<LeafHub> hub_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<docker::ContainerEngine> engine_;
+  std::unique_ptr<guard::ContainerGuard> guard_;
+  std::mutex cloud_deploy_mu_;
+  std::thread cloud_deploy_;
+  std::atomic<bool> cloud_deploy_busy_{false};
+  bool cloud_deploy_closed_ = false;  // under cloud_deploy_mu_: Stop() has begun
 };
+
+// The sender of the gateway's own messages (container-guard events) and the target of its own
+// commands (deploy) on the cloud link: no leaf name can start with '_'.
+inline constexpr char kGatewayLeaf[] = "_gateway";
 
 }  // namespace edgetrust::agent

@@ -169,6 +169,13 @@ Result<AgentConfig> ParseAgentConfig(std::string_view toml_text) {
         {"max_bytes", Integer(c.queue.max_bytes, 4096, int64_t{1} << 50)},
         {"full_policy", OneOf(c.queue.full_policy, {"reject-new", "drop-oldest"})},
         {"quarantine_on_tamper", Bool(c.queue.quarantine_on_tamper)}}},
+      {"containers",
+       {{"enabled", Bool(c.containers.enabled)},
+        {"docker_socket", String(c.containers.docker_socket, false)},
+        {"state_dir", String(c.containers.state_dir)},
+        {"image_dir", String(c.containers.image_dir)},
+        {"report_unmanaged", Bool(c.containers.report_unmanaged)},
+        {"max_quarantine_bytes", Integer(c.containers.max_quarantine_bytes, 0, int64_t{1} << 40)}}},
       {"metrics",
        {{"enabled", Bool(c.metrics.enabled)}, {"listen", HostPort(metrics_host, metrics_port)}}},
   };

@@ -30,8 +30,8 @@ struct CloudSection {
   bool enabled = true;
   std::string host = "127.0.0.1";
   uint16_t port = 8883;
-  std::string server_name;  // the name the broker's certificate must carry; empty: host
-  int mqtt_version = 4;     // 4 = MQTT 3.1.1, 5 = MQTT 5
+  std::string server_name;          // the name the broker's certificate must carry; empty: host
+  int mqtt_version = 4;             // 4 = MQTT 3.1.1, 5 = MQTT 5
   std::string profile = "generic";  // or "azure-iot-hub"
   std::string hub_host;             // azure-iot-hub: the hub's host name for the user name
   std::string telemetry_topic;      // overrides the profile's template when set
@@ -45,7 +45,7 @@ struct CloudSection {
 struct LeafHubSection {
   bool enabled = true;
   std::string listen_host = "127.0.0.1";
-  uint16_t listen_port = 8884;  // 0: any free port (logged with event=hub-listening)
+  uint16_t listen_port = 8884;         // 0: any free port (logged with event=hub-listening)
   std::string identity = "device-id";  // the hub's server certificate
   std::string leaf_ca = "device-ca";   // issues enrolled leaves' certificates; trusted for leaves
   uint32_t enrollment_days = 365;
@@ -67,8 +67,21 @@ struct MetricsSection {
   std::string listen = "127.0.0.1:9464";
 };
 
+// The container guard (docs/container-guard.md): off unless enabled, since it needs a Docker
+// engine and root.
+struct ContainersSection {
+  bool enabled = false;
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string state_dir;  // empty: <agent.state_dir>/containers
+  std::string
+      image_dir;  // archives of manifests that arrive from the cloud; empty: state_dir/images
+  bool report_unmanaged = true;
+  uint64_t max_quarantine_bytes = uint64_t{256} << 20;
+};
+
 struct AgentConfig {
   AgentSection agent;
+  ContainersSection containers;
   CloudSection cloud;
   LeafHubSection leaf_hub;
   QueueSection queue;

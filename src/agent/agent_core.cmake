@@ -9,6 +9,7 @@ add_library(et_agent STATIC enroller.cc leaf_session.cc leaf_hub.cc
 et_target(et_agent)
 target_compile_definitions(et_agent PRIVATE EDGETRUST_VERSION="${PROJECT_VERSION}")
 target_link_libraries(et_agent PUBLIC et_agent_config et_agent_control et_mqtt et_store et_cloud et_identity
+  et_container_guard et_docker
   libedgetrust et_common spdlog::spdlog PkgConfig::TOMLPP nlohmann_json::nlohmann_json
   OpenSSL::SSL Threads::Threads)
 

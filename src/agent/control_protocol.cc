@@ -1,5 +1,6 @@
 #include "agent/control_protocol.h"
 
+#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -21,8 +22,9 @@ using nlohmann::json;
 
 constexpr int64_t kMinTtlSeconds = kMinTokenTtlMs / 1000;
 constexpr int64_t kMaxTtlSeconds = kMaxTokenTtlMs / 1000;
-constexpr std::array<ControlOp, 4> kOps = {ControlOp::kStatus, ControlOp::kLeafAdd,
-                                           ControlOp::kLeafList, ControlOp::kLeafRevoke};
+constexpr std::array<ControlOp, 7> kOps = {
+    ControlOp::kStatus, ControlOp::kLeafAdd, ControlOp::kLeafList, ControlOp::kLeafRevoke,
+    ControlOp::kDeploy, ControlOp::kModules, ControlOp::kEvents};
 
 Status Invalid(const std::string& why) {
   return Status(ErrorCode::kInvalidArgument, "bad request: " + why);
@@ -48,11 +50,51 @@ OpFields FieldsOf(ControlOp op) {
       return {{"name", "auth"}, {"ttl_s"}};
     case ControlOp::kLeafRevoke:
       return {{"name"}, {}};
+    case ControlOp::kDeploy:
+      return {{"manifest", "signature"}, {"archive_dir"}};
+    case ControlOp::kEvents:
+      return {{}, {"limit", "module"}};
     case ControlOp::kStatus:
     case ControlOp::kLeafList:
+    case ControlOp::kModules:
       break;
   }
   return {};
+}
+
+Result<Bytes> Base64Field(const json& request, const char* key, size_t max_decoded) {
+  const json& v = request.at(key);
+  if (!v.is_string()) {
+    return Invalid(std::string("\"") + key + "\" is " + attest::JsonTypeName(v) +
+                   ", not a base64 string");
+  }
+  const auto& text = v.get_ref<const std::string&>();
+  if (text.empty() || text.size() % 4 != 0 || text.size() / 4 * 3 > max_decoded + 2) {
+    return Invalid(std::string("\"") + key + "\" must be base64 of 1 to " +
+                   std::to_string(max_decoded) + " bytes");
+  }
+  Bytes out(text.size() / 4 * 3);
+  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return Invalid(std::string("\"") + key + "\" is not valid base64");
+  // EVP_DecodeBlock counts padding as zero bytes.
+  size_t len = static_cast<size_t>(n);
+  if (text.size() >= 1 && text[text.size() - 1] == '=') --len;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') --len;
+  out.resize(len);
+  if (out.size() > max_decoded) {
+    return Invalid(std::string("\"") + key + "\" is larger than " + std::to_string(max_decoded) +
+                   " bytes");
+  }
+  return out;
+}
+
+std::string Base64(ByteView data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                                static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(std::max(n, 0)));
+  return out;
 }
 
 Result<std::string> NameField(const json& request) {
@@ -85,6 +127,12 @@ std::string_view ControlOpName(ControlOp op) {
       return "leaf-list";
     case ControlOp::kLeafRevoke:
       return "leaf-revoke";
+    case ControlOp::kDeploy:
+      return "deploy";
+    case ControlOp::kModules:
+      return "modules";
+    case ControlOp::kEvents:
+      return "events";
   }
   return "unknown";
 }
@@ -119,7 +167,8 @@ Result<ControlRequest> ParseControlRequest(const json& request) {
                          [&](ControlOp o) { return ControlOpName(o) == op_name; });
   if (op == kOps.end()) {
     return Invalid("unknown op " + Excerpt(op_name) +
-                   " (expected status, leaf-add, leaf-list or leaf-revoke)");
+                   " (expected status, leaf-add, leaf-list, leaf-revoke, deploy, modules or "
+                   "events)");
   }
   ControlRequest out;
   out.op = *op;
@@ -170,6 +219,33 @@ Result<ControlRequest> ParseControlRequest(const json& request) {
     }
     out.ttl_s = v.get<int64_t>();
   }
+  if (out.op == ControlOp::kDeploy) {
+    ET_ASSIGN_OR_RETURN(out.manifest, Base64Field(request, "manifest", kMaxDeployManifestBytes));
+    ET_ASSIGN_OR_RETURN(out.signature, Base64Field(request, "signature", kMaxDeploySignatureBytes));
+    if (request.contains("archive_dir")) {
+      const json& v = request.at("archive_dir");
+      if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
+          v.get_ref<const std::string&>()[0] != '/' ||
+          v.get_ref<const std::string&>().size() > 4096) {
+        return Invalid("\"archive_dir\" must be an absolute path");
+      }
+      out.archive_dir = v.get<std::string>();
+    }
+  }
+  if (request.contains("limit")) {
+    const json& v = request.at("limit");
+    if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || v.get<uint64_t>() > kMaxEventsLimit) {
+      return Invalid("\"limit\" must be an integer from 1 to " + std::to_string(kMaxEventsLimit));
+    }
+    out.limit = static_cast<uint32_t>(v.get<uint64_t>());
+  }
+  if (request.contains("module")) {
+    const json& v = request.at("module");
+    if (!v.is_string() || v.get_ref<const std::string&>().size() > 64) {
+      return Invalid("\"module\" must be a module name");
+    }
+    out.module = v.get<std::string>();
+  }
   return out;
 }
 
@@ -184,8 +260,18 @@ json ControlRequestJson(const ControlRequest& request) {
     case ControlOp::kLeafRevoke:
       out["name"] = request.name;
       break;
+    case ControlOp::kDeploy:
+      out["manifest"] = Base64(request.manifest);
+      out["signature"] = Base64(request.signature);
+      if (!request.archive_dir.empty()) out["archive_dir"] = request.archive_dir;
+      break;
+    case ControlOp::kEvents:
+      out["limit"] = request.limit;
+      if (!request.module.empty()) out["module"] = request.module;
+      break;
     case ControlOp::kStatus:
     case ControlOp::kLeafList:
+    case ControlOp::kModules:
       break;
   }
   return out;
@@ -366,6 +452,9 @@ json HandleLeafRequest(LeafRegistry& registry, const ControlRequest& request, in
       return leaf_response(json::object());
     }
     case ControlOp::kStatus:
+    case ControlOp::kDeploy:
+    case ControlOp::kModules:
+    case ControlOp::kEvents:
       break;
   }
   return ErrorResponse(

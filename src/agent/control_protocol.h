@@ -7,6 +7,9 @@
 //   {"op":"leaf-add","name":N,"auth":"enrollment"|"psk"|"certificate"[,"ttl_s":S]}
 //   {"op":"leaf-list"}
 //   {"op":"leaf-revoke","name":N}
+//   {"op":"deploy","manifest":B64,"signature":B64[,"archive_dir":PATH]}
+//   {"op":"modules"}
+//   {"op":"events"[,"limit":N][,"module":M]}
 // Responses are objects: {"ok":true, ...} or {"ok":false,"error":"code-name: message"}, with the
 // code names of ErrorCodeName.
 //
@@ -30,8 +33,12 @@ namespace edgetrust::agent {
 
 inline constexpr std::string_view kDefaultAgentSocketPath = "/run/edgetrust/agent.sock";
 inline constexpr std::string_view kAgentSocketEnv = "EDGETRUST_AGENT_SOCKET";
-// A request line without its '\n'.
-inline constexpr size_t kMaxRequestLineSize = size_t{64} * 1024;
+// A request line without its '\n': a deploy request carries a manifest of up to 1 MiB and its
+// signature, base64-encoded.
+inline constexpr size_t kMaxRequestLineSize = size_t{2} * 1024 * 1024;
+inline constexpr size_t kMaxEventsLimit = 1000;
+inline constexpr size_t kMaxDeployManifestBytes = size_t{1} << 20;    // deploy::kMaxManifestBytes
+inline constexpr size_t kMaxDeploySignatureBytes = size_t{64} << 10;  // deploy::kMaxSignatureBytes
 // A response line (leaf-list of a registry at kMaxLeaves fits).
 inline constexpr size_t kMaxResponseLineSize = size_t{64} * 1024 * 1024;
 inline constexpr int64_t kDefaultTokenTtlSeconds = int64_t{24} * 3600;
@@ -39,7 +46,7 @@ inline constexpr int64_t kDefaultTokenTtlSeconds = int64_t{24} * 3600;
 // `flag` if not empty, else $EDGETRUST_AGENT_SOCKET if set and not empty, else the default.
 std::string ResolveAgentSocketPath(std::string_view flag);
 
-enum class ControlOp { kStatus, kLeafAdd, kLeafList, kLeafRevoke };
+enum class ControlOp { kStatus, kLeafAdd, kLeafList, kLeafRevoke, kDeploy, kModules, kEvents };
 std::string_view ControlOpName(ControlOp op);  // "status", "leaf-add", ...
 
 // A validated request.
@@ -48,6 +55,11 @@ struct ControlRequest {
   std::string name;                         // leaf-add, leaf-revoke: LeafRegistry::IsValidName
   LeafAuth auth = LeafAuth::kEnrollment;    // leaf-add
   int64_t ttl_s = kDefaultTokenTtlSeconds;  // leaf-add with enrollment: 60 .. 30 days
+  Bytes manifest;                           // deploy: the manifest's exact bytes
+  Bytes signature;                          // deploy: its detached CMS signature (DER)
+  std::string archive_dir;                  // deploy: absolute; where module archives are
+  uint32_t limit = 50;                      // events: 1 .. kMaxEventsLimit
+  std::string module;                       // events: only this module's
 
   bool operator==(const ControlRequest&) const = default;
 };

@@ -473,17 +473,59 @@ TEST(ControlProtocolTest, RequestsAreValidated) {
   EXPECT_EQ(parse("{} {}").status().code(), ErrorCode::kMalformed);
   EXPECT_EQ(ParseControlLine(std::string(11, ' '), 10).status().code(), ErrorCode::kTooLarge);
 
-  for (ControlRequest req :
-       {ControlRequest{ControlOp::kStatus, "", LeafAuth::kEnrollment, kDefaultTokenTtlSeconds},
-        ControlRequest{ControlOp::kLeafAdd, "a", LeafAuth::kEnrollment, 60},
-        ControlRequest{ControlOp::kLeafAdd, "b", LeafAuth::kPsk, kDefaultTokenTtlSeconds},
-        ControlRequest{ControlOp::kLeafAdd, "c", LeafAuth::kCertificate, kDefaultTokenTtlSeconds},
-        ControlRequest{ControlOp::kLeafRevoke, "d", LeafAuth::kEnrollment,
-                       kDefaultTokenTtlSeconds}}) {
-    auto back = ParseControlRequest(ControlRequestJson(req));
-    ASSERT_TRUE(back.ok()) << ControlRequestJson(req).dump();
-    EXPECT_EQ(*back, req);
+  auto req = [](ControlOp op, std::string name = "", LeafAuth auth = LeafAuth::kEnrollment,
+                int64_t ttl = kDefaultTokenTtlSeconds) {
+    ControlRequest out;
+    out.op = op;
+    out.name = std::move(name);
+    out.auth = auth;
+    out.ttl_s = ttl;
+    return out;
+  };
+  ControlRequest deploy = req(ControlOp::kDeploy);
+  deploy.manifest = {'{', '}', 0x00, 0xff};
+  deploy.signature = {0x30, 0x82, 0x01};
+  deploy.archive_dir = "/srv/images";
+  ControlRequest events = req(ControlOp::kEvents);
+  events.limit = 7;
+  events.module = "web";
+  for (const ControlRequest& one :
+       {req(ControlOp::kStatus), req(ControlOp::kLeafAdd, "a", LeafAuth::kEnrollment, 60),
+        req(ControlOp::kLeafAdd, "b", LeafAuth::kPsk),
+        req(ControlOp::kLeafAdd, "c", LeafAuth::kCertificate), req(ControlOp::kLeafRevoke, "d"),
+        deploy, req(ControlOp::kModules), events}) {
+    auto back = ParseControlRequest(ControlRequestJson(one));
+    ASSERT_TRUE(back.ok()) << ControlRequestJson(one).dump();
+    EXPECT_EQ(*back, one);
   }
+}
+
+TEST(ControlProtocolTest, DeployAndEventsRequestsAreValidated) {
+  auto bad = [](const json& j) {
+    auto r = ParseControlRequest(j);
+    EXPECT_FALSE(r.ok()) << j.dump();
+    return r.ok() ? std::string() : r.status().message();
+  };
+  EXPECT_NE(bad({{"op", "deploy"}, {"manifest", "e30="}}).find("signature"), std::string::npos);
+  EXPECT_NE(
+      bad({{"op", "deploy"}, {"manifest", "not base64!"}, {"signature", "AAAA"}}).find("base64"),
+      std::string::npos);
+  EXPECT_NE(bad({{"op", "deploy"}, {"manifest", 5}, {"signature", "AAAA"}}).find("manifest"),
+            std::string::npos);
+  bad({{"op", "deploy"}, {"manifest", ""}, {"signature", "AAAA"}});
+  bad({{"op", "deploy"}, {"manifest", "e30="}, {"signature", "AAAA"}, {"archive_dir", "rel"}});
+  bad({{"op", "deploy"},
+       {"manifest", std::string(4 * ((kMaxDeployManifestBytes + 10) / 3), 'A')},
+       {"signature", "AAAA"}});
+  bad({{"op", "events"}, {"limit", 0}});
+  bad({{"op", "events"}, {"limit", kMaxEventsLimit + 1}});
+  bad({{"op", "events"}, {"limit", -3}});
+  bad({{"op", "modules"}, {"name", "x"}});
+  // Padding is not counted as data.
+  auto one = ParseControlRequest({{"op", "deploy"}, {"manifest", "eA=="}, {"signature", "eHk="}});
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->manifest, Bytes({'x'}));
+  EXPECT_EQ(one->signature, Bytes({'x', 'y'}));
 }
 
 TEST(ControlProtocolTest, ResponsesMapToStatuses) {

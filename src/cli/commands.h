@@ -23,5 +23,7 @@ void AddCertCommands(CLI::App& app, Selection& selection);       // cert csr|imp
 void AddTrustCommands(CLI::App& app, Selection& selection);      // trust add|list|remove|verify
 void AddTlsCommands(CLI::App& app, Selection& selection);        // tls connect|serve
 void AddAgentCommands(CLI::App& app, Selection& selection);      // status, leaf add|list|revoke
+void AddManifestCommands(CLI::App& app, Selection& selection);   // manifest sign|verify|reference
+void AddContainerCommands(CLI::App& app, Selection& selection);  // deploy, modules, events
 
 }  // namespace edgetrust::cli

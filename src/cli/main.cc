@@ -53,6 +53,8 @@ int Run(int argc, char** argv) {
   AddTrustCommands(app, selection);
   AddTlsCommands(app, selection);
   AddAgentCommands(app, selection);
+  AddManifestCommands(app, selection);
+  AddContainerCommands(app, selection);
 
   try {
     app.parse(argc, argv);
