@@ -87,16 +87,21 @@ fuzz: build-fuzz
 	scripts/run-fuzzers.sh $(BUILD_DIR)/fuzz/bin $(FUZZ_SECONDS)
 
 # --- benchmarks and demo ---------------------------------------------------------------------------
-# bench_sd, bench_tls (TLS handshakes with a secure-domain key), then bench_gateway (sensors ->
-# edgetrust-agent -> cloud against Mosquitto's bridge); BENCH_ARGS goes to bench_sd,
+# bench_sd, bench_tls (TLS handshakes with a secure-domain key), bench_gateway (sensors ->
+# edgetrust-agent -> cloud against Mosquitto's bridge), then bench_guard (exec latency under the
+# drift monitor) and bench_container_guard (injection -> detection -> healthy against polling
+# the engine's changes; needs root and docker.io); BENCH_ARGS goes to bench_sd,
 # TLS_BENCH_ARGS (e.g. --seconds 3) to bench_tls, GATEWAY_BENCH_ARGS (e.g. --messages 20000) to
-# bench_gateway.
+# bench_gateway, GUARD_BENCH_ARGS (e.g. --injections 100) to bench_container_guard.
 bench: build-release
-	@for b in bench_sd bench_tls bench_gateway; do test -x $(BUILD_DIR)/release/bin/$$b || \
+	@for b in bench_sd bench_tls bench_gateway bench_guard bench_container_guard; do \
+	  test -x $(BUILD_DIR)/release/bin/$$b || \
 	  { echo "make bench: $(BUILD_DIR)/release/bin/$$b was not built" >&2; exit 1; }; done
 	$(BUILD_DIR)/release/bin/bench_sd $(BENCH_ARGS)
 	$(BUILD_DIR)/release/bin/bench_tls $(TLS_BENCH_ARGS)
 	$(BUILD_DIR)/release/bin/bench_gateway $(GATEWAY_BENCH_ARGS)
+	$(BUILD_DIR)/release/bin/bench_guard
+	$(BUILD_DIR)/release/bin/bench_container_guard $(GUARD_BENCH_ARGS)
 
 demo: build-release
 	scripts/demo.sh $(BUILD_DIR)/release/bin
