@@ -685,8 +685,9 @@ IMAGE="$(cat image.id)"
 
 step "The operator signs a deployment manifest" \
   "The operator's deployment CA is trusted by the device for purpose 'deployment'. The manifest" \
-  "pins the image by digest and declares a read-only root, a tmpfs for scratch data, and the" \
-  "integrity and remediation policy. 'edgetrust manifest sign' makes a detached CMS signature" \
+  "pins the image by digest and declares a tmpfs for scratch data and the integrity and" \
+  "remediation policy (the root filesystem is left writable here, so that the attacker below" \
+  "has somewhere to write). 'edgetrust manifest sign' makes a detached CMS signature" \
   "that the stock openssl CLI verifies too."
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout deploy-ca.key \
   -out deploy-ca.pem -days 30 -subj "/CN=Demo Deployment CA" \
