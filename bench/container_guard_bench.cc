@@ -16,7 +16,6 @@
 // Prints a table and `metric NAME VALUE` lines. Usage:
 //   bench_container_guard [--injections N] [--modules N] [--idle-seconds S]
 #include <fcntl.h>
-#include <openssl/pem.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -41,6 +40,7 @@
 #include "dockerd.h"
 #include "guard/container_guard.h"
 #include "harness.h"
+#include "identity/certificate.h"
 
 namespace edgetrust::bench {
 namespace {
@@ -163,12 +163,7 @@ class Bench {
     deps.engine = engine_.get();
     const std::string ca = dir_.File("ca.pem");
     deps.deployment_trust = [ca]() -> Result<std::vector<X509Ptr>> {
-      std::vector<X509Ptr> v;
-      FILE* f = std::fopen(ca.c_str(), "r");
-      if (f == nullptr) return Status(ErrorCode::kNotFound, "no CA");
-      v.emplace_back(PEM_read_X509(f, nullptr, nullptr, nullptr));
-      std::fclose(f);
-      return v;
+      return identity::ParseCertificates(test::ReadText(ca), "deployment CA");
     };
     deps.report = [this](const json& e) {
       {
@@ -200,15 +195,7 @@ class Bench {
     if (!(*deployed)["failed"].empty()) return Fail("modules failed: " + deployed->dump());
 
     // Idle first, with every module watched.
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    const int dpid = DockerdPid(dockerd_);
-    const double cpu0 = ProcessCpuSeconds(), eng0 = dpid ? PidCpuSeconds(dpid) : 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    std::this_thread::sleep_for(std::chrono::duration<double>(options_.idle_seconds));
-    const double wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    out.idle_cpu_percent = 100.0 * (ProcessCpuSeconds() - cpu0) / wall;
-    out.idle_engine_cpu_percent = dpid ? 100.0 * (PidCpuSeconds(dpid) - eng0) / wall : 0;
+    MeasureIdle(out);
 
     for (int k = 0; k < options_.injections; ++k) {
       const std::string module = "m" + std::to_string(k % options_.modules);
@@ -301,15 +288,7 @@ class Bench {
     });
 
     // Idle: the poller's own CPU and the engine's work for it.
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    const int dpid = DockerdPid(dockerd_);
-    const double cpu0 = ProcessCpuSeconds(), eng0 = dpid ? PidCpuSeconds(dpid) : 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    std::this_thread::sleep_for(std::chrono::duration<double>(options_.idle_seconds));
-    const double wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    out.idle_cpu_percent = 100.0 * (ProcessCpuSeconds() - cpu0) / wall;
-    out.idle_engine_cpu_percent = dpid ? 100.0 * (PidCpuSeconds(dpid) - eng0) / wall : 0;
+    MeasureIdle(out);
     remediate = true;
 
     for (int k = 0; k < options_.injections; ++k) {
@@ -345,6 +324,19 @@ class Bench {
   }
 
  private:
+  // This process's CPU and dockerd's over an idle period, after a short settling time.
+  void MeasureIdle(Results& out) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const int dpid = DockerdPid(dockerd_);
+    const double cpu0 = ProcessCpuSeconds(), eng0 = dpid ? PidCpuSeconds(dpid) : 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(options_.idle_seconds));
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.idle_cpu_percent = 100.0 * (ProcessCpuSeconds() - cpu0) / wall;
+    out.idle_engine_cpu_percent = dpid ? 100.0 * (PidCpuSeconds(dpid) - eng0) / wall : 0;
+  }
+
   static bool WriteInto(int64_t pid, const std::string& path) {
     const std::string host = "/proc/" + std::to_string(pid) + "/root" + path;
     const int fd = ::open(host.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);

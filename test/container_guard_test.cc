@@ -8,7 +8,6 @@
 #include "guard/container_guard.h"
 
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "docker/engine.h"
 #include "dockerd.h"
 #include "harness.h"
+#include "identity/certificate.h"
 
 namespace edgetrust::test {
 namespace {
@@ -137,12 +137,7 @@ class ContainerGuardTest : public ::testing::Test {
     deps.engine = engine_.get();
     const std::string ca = dir_.File("ca.pem");
     deps.deployment_trust = [ca]() -> Result<std::vector<X509Ptr>> {
-      std::vector<X509Ptr> out;
-      FILE* f = std::fopen(ca.c_str(), "r");
-      if (f == nullptr) return Status(ErrorCode::kNotFound, "no CA");
-      out.emplace_back(PEM_read_X509(f, nullptr, nullptr, nullptr));
-      std::fclose(f);
-      return out;
+      return identity::ParseCertificates(ReadText(ca), "deployment CA");
     };
     deps.report = [this](const json& e) { reports_.Add(e); };
     auto g = guard::ContainerGuard::Start(go, deps);

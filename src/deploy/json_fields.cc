@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "attest/json_util.h"
+
 namespace edgetrust::deploy {
 
 using nlohmann::json;
@@ -11,28 +13,7 @@ Status PathError(ErrorCode code, const std::string& path, const std::string& mes
   return Status(code, "manifest: " + (path.empty() ? message : path + ": " + message));
 }
 
-std::string TypeName(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::number_integer:
-      return "a negative integer";
-    case json::value_t::number_unsigned:
-      return "an unsigned integer";
-    case json::value_t::number_float:
-      return "a number with a fraction";
-    default:
-      return "an unsupported value";
-  }
-}
+std::string TypeName(const json& value) { return attest::JsonTypeName(value); }
 
 Status CheckString(const json& value, const std::string& path, size_t max) {
   if (!value.is_string()) {
