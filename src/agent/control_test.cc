@@ -245,7 +245,7 @@ TEST_F(ControlTest, BadLinesGetAnErrorAndTheConnectionIsClosed) {
   };
   const std::vector<Case> cases = {
       {std::string(kMaxRequestLineSize + 10, ' '), false, "too-large: request line longer than"},
-      {std::string(200'000, 'x') + "\n", false, "too-large"},
+      {std::string(kMaxRequestLineSize + 100, 'x') + "\n", false, "too-large"},
       {"{\"op\":\"status\"", true, "malformed: the request line must end with a newline"},
       {"not json\n", false, "malformed:"},
       {"{\"op\":\"status\",\"op\":\"leaf-list\"}\n", false, "duplicate key"},
@@ -276,7 +276,9 @@ TEST_F(ControlTest, BadLinesGetAnErrorAndTheConnectionIsClosed) {
   const std::string got = client.ReadAll();
   EXPECT_NE(got.find("\"op\":\"leaf-list\""), std::string::npos) << got;
   EXPECT_EQ(handler_.calls.load(), 1);
-  EXPECT_EQ(CallAgent(socket_, json::object({{"op", std::string(70'000, 'x')}})).status().code(),
+  EXPECT_EQ(CallAgent(socket_, json::object({{"op", std::string(kMaxRequestLineSize, 'x')}}))
+                .status()
+                .code(),
             ErrorCode::kTooLarge);
 }
 
