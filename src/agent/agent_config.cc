@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "common/files.h"
 
@@ -56,8 +57,9 @@ Setter OneOf(std::string& out, std::vector<std::string> allowed) {
 template <typename T>
 Setter Integer(T& out, int64_t min, int64_t max) {
   return [&out, min, max](const toml::node& n, const std::string& key) -> Status {
-    auto v = n.value<int64_t>();
-    if (!n.is_integer() || !v || *v < min || *v > max) {
+    // is_integer() first: toml++ converts an out-of-range float with undefined behaviour.
+    const std::optional<int64_t> v = n.is_integer() ? n.value<int64_t>() : std::optional<int64_t>();
+    if (!v || *v < min || *v > max) {
       return Bad(key + " must be an integer in " + std::to_string(min) + ".." +
                  std::to_string(max) + Line(n));
     }

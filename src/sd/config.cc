@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
 #include "common/files.h"
@@ -21,8 +22,10 @@ std::string Line(const toml::node& n) {
 
 template <typename T>
 Result<T> Integer(const toml::node& n, std::string_view key, int64_t min, int64_t max) {
-  auto v = n.value<int64_t>();
-  if (!n.is_integer() || !v || *v < min || *v > max) {
+  // is_integer() first: toml++'s value<int64_t>() converts a float out of range with undefined
+  // behaviour (2e+56 in a config must be an error message, not UB).
+  const std::optional<int64_t> v = n.is_integer() ? n.value<int64_t>() : std::optional<int64_t>();
+  if (!v || *v < min || *v > max) {
     return Bad(std::string(key) + " must be an integer in " + std::to_string(min) + ".." +
                std::to_string(max) + Line(n));
   }

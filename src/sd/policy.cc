@@ -104,13 +104,14 @@ Result<Policy> Policy::FromToml(const toml::table& table) {
       std::vector<int64_t> indices;
       const toml::node* index = t->get("index");
       if (index == nullptr) return Bad("register entry needs index = N or [N, ...]" + Where(el));
-      if (auto one = index->value<int64_t>(); one && index->is_integer()) {
-        indices.push_back(*one);
+      // is_integer() before value<int64_t>(): toml++ converts an out-of-range float with
+      // undefined behaviour.
+      if (index->is_integer()) {
+        indices.push_back(index->value<int64_t>().value_or(0));
       } else if (const toml::array* many = index->as_array()) {
         for (const auto& i : *many) {
-          auto v = i.value<int64_t>();
-          if (!v || !i.is_integer()) return Bad("register index must hold integers" + Where(i));
-          indices.push_back(*v);
+          if (!i.is_integer()) return Bad("register index must hold integers" + Where(i));
+          indices.push_back(i.value<int64_t>().value_or(0));
         }
       } else {
         return Bad("register index must be an integer or an array of integers" + Where(*index));
