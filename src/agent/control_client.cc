@@ -14,6 +14,7 @@
 #include "agent/control_protocol.h"
 #include "common/fd_io.h"
 #include "common/files.h"
+#include "common/unique_fd.h"
 
 namespace edgetrust::agent {
 namespace {
@@ -21,20 +22,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// Closes the descriptor on every path out of CallAgent.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;  // closes the descriptor on every path out
 
 std::string Within(int timeout_ms) {
   return timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + " s"

@@ -22,6 +22,7 @@
 #include "cli/identity_support.h"
 #include "cli/io.h"
 #include "common/files.h"
+#include "common/unique_fd.h"
 #include "identity/certificate.h"
 #include "identity/subject.h"
 #include "identity/tls_context.h"
@@ -43,21 +44,7 @@ struct TlsCommandOptions {
   bool once = false;
 };
 
-// Closes a socket on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;  // closes the descriptor on every path out
 
 Status Unavailable(const std::string& what) { return Status(ErrorCode::kUnavailable, what); }
 

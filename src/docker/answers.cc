@@ -275,9 +275,11 @@ Result<ContainerInfo> ParseContainerInspect(std::string_view text) {
   return info;
 }
 
-Result<std::vector<ContainerSummary>> ParseContainerList(std::string_view text) {
-  ET_ASSIGN_OR_RETURN(Json doc, ParseJsonText(text, "container list", kMaxAnswerText));
-  std::vector<ContainerSummary> out;
+// A JSON array of objects (null: empty), each read by `one` with its own path ("[3]").
+template <typename T, typename Fn>
+Result<std::vector<T>> ParseObjectArray(std::string_view text, const char* what, Fn one) {
+  ET_ASSIGN_OR_RETURN(Json doc, ParseJsonText(text, what, kMaxAnswerText));
+  std::vector<T> out;
   if (doc.is_null()) return out;
   if (!doc.is_array()) return Malformed("", "expected an array");
   out.reserve(doc.size());
@@ -285,32 +287,30 @@ Result<std::vector<ContainerSummary>> ParseContainerList(std::string_view text) 
     const std::string path = "[" + std::to_string(i) + "]";
     ET_RETURN_IF_ERROR(Fields::CheckObject(doc[i], path));
     Fields f(doc[i], path);
-    ContainerSummary c;
-    ET_RETURN_IF_ERROR(f.String("Id", Need::kRequired, &c.id));
-    ET_RETURN_IF_ERROR(CheckContainerId(c.id, f.PathOf("Id")));
-    ET_RETURN_IF_ERROR(f.StringList("Names", Need::kOptional, &c.names));
-    for (auto& n : c.names) n = StripSlash(std::move(n));
-    ET_RETURN_IF_ERROR(f.String("Image", Need::kOptional, &c.image));
-    ET_RETURN_IF_ERROR(f.String("ImageID", Need::kRequired, &c.image_id));
-    ET_RETURN_IF_ERROR(CheckImageId(c.image_id, f.PathOf("ImageID")));
-    ET_RETURN_IF_ERROR(f.String("State", Need::kRequired, &c.state));
-    ET_RETURN_IF_ERROR(f.StringMap("Labels", Need::kOptional, &c.labels));
-    out.push_back(std::move(c));
+    T item;
+    ET_RETURN_IF_ERROR(one(f, item));
+    out.push_back(std::move(item));
   }
   return out;
 }
 
+Result<std::vector<ContainerSummary>> ParseContainerList(std::string_view text) {
+  return ParseObjectArray<ContainerSummary>(
+      text, "container list", [](Fields& f, ContainerSummary& c) -> Status {
+        ET_RETURN_IF_ERROR(f.String("Id", Need::kRequired, &c.id));
+        ET_RETURN_IF_ERROR(CheckContainerId(c.id, f.PathOf("Id")));
+        ET_RETURN_IF_ERROR(f.StringList("Names", Need::kOptional, &c.names));
+        for (auto& n : c.names) n = StripSlash(std::move(n));
+        ET_RETURN_IF_ERROR(f.String("Image", Need::kOptional, &c.image));
+        ET_RETURN_IF_ERROR(f.String("ImageID", Need::kRequired, &c.image_id));
+        ET_RETURN_IF_ERROR(CheckImageId(c.image_id, f.PathOf("ImageID")));
+        ET_RETURN_IF_ERROR(f.String("State", Need::kRequired, &c.state));
+        return f.StringMap("Labels", Need::kOptional, &c.labels);
+      });
+}
+
 Result<std::vector<Change>> ParseChanges(std::string_view text) {
-  ET_ASSIGN_OR_RETURN(Json doc, ParseJsonText(text, "changes", kMaxAnswerText));
-  std::vector<Change> out;
-  if (doc.is_null()) return out;
-  if (!doc.is_array()) return Malformed("", "expected an array");
-  out.reserve(doc.size());
-  for (size_t i = 0; i < doc.size(); ++i) {
-    const std::string path = "[" + std::to_string(i) + "]";
-    ET_RETURN_IF_ERROR(Fields::CheckObject(doc[i], path));
-    Fields f(doc[i], path);
-    Change c;
+  return ParseObjectArray<Change>(text, "changes", [](Fields& f, Change& c) -> Status {
     ET_RETURN_IF_ERROR(f.String("Path", Need::kRequired, &c.path));
     if (c.path.empty() || c.path.front() != '/') {
       return Malformed(f.PathOf("Path"), "expected an absolute path");
@@ -319,9 +319,8 @@ Result<std::vector<Change>> ParseChanges(std::string_view text) {
     ET_RETURN_IF_ERROR(f.Int("Kind", Need::kRequired, &kind));
     if (kind < 0 || kind > 2) return Malformed(f.PathOf("Kind"), "expected 0, 1 or 2");
     c.kind = static_cast<Change::Kind>(kind);
-    out.push_back(std::move(c));
-  }
-  return out;
+    return Status::Ok();
+  });
 }
 
 Result<Event> ParseEvent(std::string_view line) {
